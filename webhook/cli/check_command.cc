@@ -1,0 +1,219 @@
+#include "cli/check_command.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+#include <sstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/manifest_files.h"
+#include "engine/config.h"
+#include "engine/manifest_reader.h"
+
+namespace podguard::cli {
+
+CheckSummary CheckReport::summary() const {
+  CheckSummary s;
+  for (const CheckedObject& o : objects) {
+    ++s.objects;
+    if (!o.verdict.checked) {
+      ++s.skipped;
+      continue;
+    }
+    ++s.checked;
+    const Action worst = o.verdict.worst();
+    if (worst == Action::kDeny) ++s.denied;
+    if (worst == Action::kWarn) ++s.warned;
+    for (const Violation& v : o.verdict.violations) {
+      if (v.action == Action::kDeny) ++s.deny_violations;
+      if (v.action == Action::kWarn) ++s.warn_violations;
+      if (v.action == Action::kAudit) ++s.audit_violations;
+    }
+    s.exemptions += o.verdict.exempted.size();
+  }
+  return s;
+}
+
+CLI::App* add_check_command(CLI::App& app, CheckOptions& options) {
+  CLI::App* cmd = app.add_subcommand("check", "Check Kubernetes manifests against the policy, as the webhook would");
+  cmd->add_option("paths", options.paths,
+                  "Files, directories (searched recursively for *.yaml, *.yml and *.json) or - for standard input")
+      ->required();
+  cmd->add_option("-c,--config", options.config_path,
+                  "PolicyConfig file (default: the contract profile with its default actions)");
+  cmd->add_option("-o,--output", options.output, "Output format")
+      ->check(CLI::IsMember({"text", "json", "junit", "sarif"}))
+      ->capture_default_str();
+  cmd->add_option("--fail-on", options.fail_on, "Exit 1 when a violation at or above this action is found")
+      ->check(CLI::IsMember({"deny", "warn", "never"}))
+      ->capture_default_str();
+  cmd->add_option("-n,--namespace", options.default_namespace,
+                  "Namespace for objects that do not set metadata.namespace (as kubectl apply -n)")
+      ->capture_default_str();
+  cmd->add_option("-j,--jobs", options.jobs, "Parallel parsing threads (default: one per core)");
+  return cmd;
+}
+
+namespace {
+
+struct FileResult {
+  std::vector<CheckedObject> objects;
+  std::vector<InputError> errors;
+};
+
+bool has_json_extension(const std::string& name) {
+  return name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0;
+}
+
+bool before(const SourcePos& a, const SourcePos& b) {
+  return a.line != b.line ? a.line < b.line : a.column < b.column;
+}
+
+// Orders violations by where they are in the file, so output reads top to
+// bottom; ties keep the registry's rule order.
+void sort_by_position(CheckedObject& o) {
+  std::vector<std::size_t> order(o.verdict.violations.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&o](std::size_t a, std::size_t b) { return before(o.violation_pos[a], o.violation_pos[b]); });
+  std::vector<Violation> violations;
+  std::vector<SourcePos> positions;
+  violations.reserve(order.size());
+  positions.reserve(order.size());
+  for (std::size_t i : order) {
+    violations.push_back(std::move(o.verdict.violations[i]));
+    positions.push_back(o.violation_pos[i]);
+  }
+  o.verdict.violations = std::move(violations);
+  o.violation_pos = std::move(positions);
+}
+
+void check_one(const Policy& policy, const ManifestInput& input, const EvalOptions& eval, FileResult& out) {
+  std::string error;
+  std::optional<std::string> text = read_input(input, error);
+  if (!text) {
+    out.errors.push_back(InputError{input.name, {}, error});
+    return;
+  }
+  const InputFormat format = has_json_extension(input.name) ? InputFormat::kJson : InputFormat::kAuto;
+  ReadResult read = read_documents(*text, format);
+  for (const Document& doc : read.documents) {
+    for (ObjectVerdict& verdict : evaluate_document(policy, doc.value, eval)) {
+      CheckedObject o;
+      o.file = input.name;
+      o.pos = doc.positions.locate(verdict.root, {});
+      for (const Violation& v : verdict.violations) o.violation_pos.push_back(doc.positions.locate(verdict.root, v.path));
+      for (const AppliedExemption& e : verdict.exempted) {
+        o.exemption_pos.push_back(doc.positions.locate(verdict.root, e.path));
+      }
+      o.verdict = std::move(verdict);
+      sort_by_position(o);
+      out.objects.push_back(std::move(o));
+    }
+  }
+  if (read.error) out.errors.push_back(InputError{input.name, read.error->pos, read.error->message});
+}
+
+}  // namespace
+
+CheckReport check_inputs(const Policy& policy, const std::vector<std::string>& paths, const EvalOptions& eval,
+                         unsigned jobs) {
+  ExpandedInputs expanded = expand_inputs(paths);
+  CheckReport report;
+  report.errors = std::move(expanded.errors);
+  for (const auto& e : report.errors) report.files.push_back(e.file);
+  for (const auto& in : expanded.inputs) report.files.push_back(in.name);
+
+  std::vector<FileResult> results(expanded.inputs.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < expanded.inputs.size(); i = next++) {
+      check_one(policy, expanded.inputs[i], eval, results[i]);
+    }
+  };
+  if (jobs == 0) jobs = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t threads = std::min<std::size_t>(jobs, expanded.inputs.size());
+  if (threads <= 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+  }
+  for (FileResult& r : results) {
+    std::move(r.objects.begin(), r.objects.end(), std::back_inserter(report.objects));
+    std::move(r.errors.begin(), r.errors.end(), std::back_inserter(report.errors));
+  }
+  return report;
+}
+
+namespace {
+
+std::optional<Policy> load_policy(const std::string& path) {
+  if (path.empty()) return Policy::defaults();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << "podguard: cannot read config " << path << ": " << std::strerror(errno) << "\n";
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  ConfigLoad loaded = load_config(text.str());
+  if (!loaded.policy) {
+    std::cerr << format_config_errors(path, loaded.errors);
+    std::cerr << "podguard: config " << path << " is invalid (" << loaded.errors.size()
+              << (loaded.errors.size() == 1 ? " error" : " errors") << ")\n";
+    return std::nullopt;
+  }
+  return std::move(loaded.policy);
+}
+
+FailOn parse_fail_on(const std::string& s) {
+  if (s == "warn") return FailOn::kWarn;
+  if (s == "never") return FailOn::kNever;
+  return FailOn::kDeny;
+}
+
+}  // namespace
+
+int run_check(const CheckOptions& options) {
+  std::optional<Policy> policy = load_policy(options.config_path);
+  if (!policy) return 2;
+  EvalOptions eval;
+  eval.default_namespace = options.default_namespace;
+  const CheckReport report = check_inputs(*policy, options.paths, eval, options.jobs);
+  const FailOn threshold = parse_fail_on(options.fail_on);
+
+  // Input errors always reach stderr, whatever the output format, so a CI
+  // log shows them next to the failing step.
+  for (const InputError& e : report.errors) {
+    std::cerr << e.file;
+    if (e.pos.known()) std::cerr << ":" << e.pos.line << ":" << e.pos.column;
+    std::cerr << ": error: " << e.message << "\n";
+  }
+  if (options.output == "json") {
+    write_json(report, std::cout);
+  } else if (options.output == "junit") {
+    write_junit(report, threshold, std::cout);
+  } else if (options.output == "sarif") {
+    write_sarif(report, std::cout);
+  } else {
+    write_text(report, std::cout);
+  }
+  std::cout.flush();
+  if (!report.errors.empty()) return 2;
+  for (const CheckedObject& o : report.objects) {
+    for (const Violation& v : o.verdict.violations) {
+      if (fails(v.action, threshold)) return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace podguard::cli

@@ -1,0 +1,36 @@
+// `podguard check`: the engine over manifest files, for CI.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/check_report.h"
+
+namespace CLI {
+class App;
+}
+
+namespace podguard::cli {
+
+struct CheckOptions {
+  std::string config_path;  // empty: the contract profile's defaults
+  std::string output = "text";
+  std::string fail_on = "deny";
+  std::string default_namespace = "default";
+  unsigned jobs = 0;  // 0: one per core
+  std::vector<std::string> paths;
+};
+
+// Adds the `check` subcommand; `options` must outlive the app.
+CLI::App* add_check_command(CLI::App& app, CheckOptions& options);
+
+// Runs the check and prints the report; returns the exit code (0 clean, 1
+// violations at or above --fail-on, 2 usage or input errors).
+int run_check(const CheckOptions& options);
+
+// Parses and evaluates inputs on `jobs` threads; objects come back in input
+// order whatever the thread count.
+CheckReport check_inputs(const Policy& policy, const std::vector<std::string>& paths, const EvalOptions& eval,
+                         unsigned jobs);
+
+}  // namespace podguard::cli

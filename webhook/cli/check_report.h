@@ -1,0 +1,67 @@
+// What `podguard check` found, independent of how it is printed: every
+// object with its verdict and source positions, and every input that could
+// not be read or parsed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace podguard::cli {
+
+struct CheckedObject {
+  std::string file;  // as the user named it; "<stdin>" for standard input
+  SourcePos pos;     // where the object starts
+  ObjectVerdict verdict;
+  std::vector<SourcePos> violation_pos;  // parallel to verdict.violations
+  std::vector<SourcePos> exemption_pos;  // parallel to verdict.exempted
+};
+
+struct InputError {
+  std::string file;
+  SourcePos pos;  // unknown (0) when the file could not be read at all
+  std::string message;
+};
+
+struct CheckSummary {
+  std::size_t objects = 0;  // every object seen, checked or skipped
+  std::size_t checked = 0;
+  std::size_t skipped = 0;
+  std::size_t denied = 0;  // objects with at least one deny violation
+  std::size_t warned = 0;  // objects with warn violations and no deny (admitted with warnings)
+  std::size_t deny_violations = 0;
+  std::size_t warn_violations = 0;
+  std::size_t audit_violations = 0;
+  std::size_t exemptions = 0;  // findings suppressed by exemptions
+};
+
+struct CheckReport {
+  std::vector<std::string> files;  // inputs in the order given, including ones that failed
+  std::vector<CheckedObject> objects;
+  std::vector<InputError> errors;
+
+  CheckSummary summary() const;
+};
+
+// Which violations fail the run (and fail a JUnit test case).
+enum class FailOn { kDeny, kWarn, kNever };
+
+inline bool fails(Action a, FailOn threshold) {
+  switch (threshold) {
+    case FailOn::kDeny:
+      return a == Action::kDeny;
+    case FailOn::kWarn:
+      return a == Action::kDeny || a == Action::kWarn;
+    case FailOn::kNever:
+      return false;
+  }
+  return false;
+}
+
+void write_text(const CheckReport& report, std::ostream& out);
+void write_json(const CheckReport& report, std::ostream& out);
+void write_junit(const CheckReport& report, FailOn threshold, std::ostream& out);
+void write_sarif(const CheckReport& report, std::ostream& out);
+
+}  // namespace podguard::cli

@@ -1,0 +1,113 @@
+#include "cli/manifest_files.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <set>
+#include <system_error>
+
+namespace podguard::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uintmax_t kMaxInputBytes = 256u << 20;
+
+bool manifest_extension(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".yaml" || ext == ".yml" || ext == ".json";
+}
+
+void walk(const fs::path& dir, std::vector<std::string>& found, std::vector<InputError>& errors) {
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+  if (ec) {
+    errors.push_back(InputError{dir.string(), {}, "cannot list directory: " + ec.message()});
+    return;
+  }
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) {
+      errors.push_back(InputError{it->path().string(), {}, "cannot list directory: " + ec.message()});
+      break;
+    }
+    const fs::path& p = it->path();
+    const std::string name = p.filename().string();
+    std::error_code type_ec;
+    if (it->is_directory(type_ec)) {
+      // .git, .terraform and friends hold no manifests of ours.
+      if (!name.empty() && name[0] == '.') it.disable_recursion_pending();
+      continue;
+    }
+    if (name.empty() || name[0] == '.' || !manifest_extension(p)) continue;
+    if (it->is_regular_file(type_ec)) found.push_back(p.string());
+  }
+}
+
+}  // namespace
+
+ExpandedInputs expand_inputs(const std::vector<std::string>& args) {
+  ExpandedInputs out;
+  std::set<std::string> seen;
+  bool stdin_taken = false;
+  for (const std::string& arg : args) {
+    if (arg == "-") {
+      if (!stdin_taken) out.inputs.push_back(ManifestInput{"<stdin>", true});
+      stdin_taken = true;
+      continue;
+    }
+    std::error_code ec;
+    const fs::file_status st = fs::status(arg, ec);
+    if (ec || !fs::exists(st)) {
+      out.errors.push_back(InputError{arg, {}, "no such file or directory"});
+      continue;
+    }
+    if (fs::is_directory(st)) {
+      std::vector<std::string> found;
+      walk(arg, found, out.errors);
+      std::sort(found.begin(), found.end());
+      for (auto& f : found) {
+        if (seen.insert(f).second) out.inputs.push_back(ManifestInput{std::move(f), false});
+      }
+      continue;
+    }
+    if (seen.insert(arg).second) out.inputs.push_back(ManifestInput{arg, false});
+  }
+  return out;
+}
+
+std::optional<std::string> read_input(const ManifestInput& input, std::string& error) {
+  if (input.is_stdin) {
+    std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    if (std::cin.bad()) {
+      error = "cannot read standard input";
+      return std::nullopt;
+    }
+    return text;
+  }
+  std::error_code ec;
+  const auto size = fs::file_size(input.name, ec);
+  if (!ec && size > kMaxInputBytes) {
+    error = "file is larger than 256 MiB";
+    return std::nullopt;
+  }
+  std::ifstream in(input.name, std::ios::binary);
+  if (!in) {
+    error = std::string("cannot open: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string text;
+  if (!ec) text.reserve(size);
+  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    error = "read error";
+    return std::nullopt;
+  }
+  return text;
+}
+
+}  // namespace podguard::cli

@@ -1,0 +1,28 @@
+// The inputs of `podguard check`: files, directories searched recursively
+// for *.yaml, *.yml and *.json, and `-` for standard input.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/check_report.h"
+
+namespace podguard::cli {
+
+struct ManifestInput {
+  std::string name;  // shown in messages: the path as found, or "<stdin>"
+  bool is_stdin = false;
+};
+
+struct ExpandedInputs {
+  std::vector<ManifestInput> inputs;  // in argument order, directories sorted
+  std::vector<InputError> errors;     // paths that do not exist or cannot be listed
+};
+
+ExpandedInputs expand_inputs(const std::vector<std::string>& args);
+
+// Reads the whole input; on failure returns nullopt and sets `error`.
+std::optional<std::string> read_input(const ManifestInput& input, std::string& error);
+
+}  // namespace podguard::cli

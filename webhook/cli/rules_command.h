@@ -1,0 +1,12 @@
+// `podguard rules [--markdown]`: the rule reference, generated from the
+// registry so it cannot drift from the code.
+#pragma once
+
+#include <ostream>
+
+namespace podguard::cli {
+
+void write_rules_text(std::ostream& out);
+void write_rules_markdown(std::ostream& out);
+
+}  // namespace podguard::cli

@@ -1,0 +1,99 @@
+// Parsed Kubernetes objects, field paths, and where each field sits in the
+// source text.
+//
+// A Document is built once by the manifest reader and is immutable after
+// that; const access is safe from any number of threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace podguard {
+
+using Json = nlohmann::json;
+
+// A field's location inside an object, rendered the way Kubernetes writes
+// field paths: spec.template.spec.containers[0].securityContext.runAsUser,
+// metadata.annotations[podguard.io/exempt].
+class FieldPath {
+ public:
+  struct Segment {
+    std::string key;         // map key; empty for a list index
+    std::size_t index = 0;   // list index when is_index
+    bool is_index = false;
+
+    bool operator==(const Segment&) const = default;
+  };
+
+  FieldPath() = default;
+
+  // Returns a copy extended by one segment.
+  [[nodiscard]] FieldPath key(std::string_view k) const;
+  [[nodiscard]] FieldPath index(std::size_t i) const;
+
+  // Extends this path in place.
+  FieldPath& push_key(std::string_view k);
+  FieldPath& push_index(std::size_t i);
+  FieldPath& append(const FieldPath& tail);
+
+  [[nodiscard]] bool empty() const { return segments_.empty(); }
+  [[nodiscard]] std::size_t size() const { return segments_.size(); }
+  [[nodiscard]] const std::vector<Segment>& segments() const { return segments_; }
+
+  // The path without its last `n` segments.
+  [[nodiscard]] FieldPath prefix(std::size_t n) const;
+
+  [[nodiscard]] std::string str() const;
+
+  bool operator==(const FieldPath&) const = default;
+
+ private:
+  std::vector<Segment> segments_;
+};
+
+// 1-based line and column; 0 when unknown.
+struct SourcePos {
+  int line = 0;
+  int column = 0;
+
+  [[nodiscard]] bool known() const { return line > 0; }
+};
+
+// Stable 64-bit hashes of field paths, computed segment by segment so the
+// reader can hash while it parses and lookups can hash a FieldPath.
+namespace path_hash {
+inline constexpr std::uint64_t kRoot = 0xcbf29ce484222325ULL;
+std::uint64_t key(std::uint64_t parent, std::string_view key);
+std::uint64_t index(std::uint64_t parent, std::size_t index);
+std::uint64_t of(const FieldPath& path, std::uint64_t start = kRoot);
+}  // namespace path_hash
+
+// Where the fields of one document were in the source text: map entries
+// point at their key, list items at their first character.
+class SourceMap {
+ public:
+  void record(std::uint64_t hash, SourcePos pos) { positions_.emplace(hash, pos); }
+  void reserve(std::size_t n) { positions_.reserve(n); }
+
+  // Position of `root` + `path`, or of the nearest parent that exists in the
+  // source (a missing field points at the object that should contain it).
+  [[nodiscard]] SourcePos locate(const FieldPath& root, const FieldPath& path) const;
+
+ private:
+  std::unordered_map<std::uint64_t, SourcePos> positions_;
+};
+
+// One YAML document or JSON value from an input.
+struct Document {
+  Json value;
+  SourceMap positions;
+  SourcePos start;
+};
+
+}  // namespace podguard

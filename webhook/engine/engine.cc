@@ -1,0 +1,186 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+
+#include "engine/glob.h"
+#include "engine/json_access.h"
+#include "engine/workload.h"
+
+namespace podguard {
+
+Action ObjectVerdict::worst() const {
+  Action a = Action::kOff;
+  for (const auto& v : violations) a = std::max(a, v.action);
+  return a;
+}
+
+std::string ObjectVerdict::display_name() const {
+  std::string out = kind.empty() ? "(no kind)" : kind;
+  out += ' ';
+  if (!ns.empty()) out += ns + "/";
+  out += name.empty() ? "(unnamed)" : name;
+  return out;
+}
+
+namespace {
+
+// Rules a `podguard.io/exempt` annotation switches off for one object.
+struct AnnotationExemption {
+  std::vector<std::size_t> rules;
+  std::string reason;
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Reads the exemption annotation from the object's metadata, or from the pod
+// template's (which the pods a controller creates carry, so the webhook sees
+// the same exemption on the Deployment and on its Pods).
+std::optional<AnnotationExemption> annotation_exemption(const Policy& policy, const Json& object,
+                                                        const PodView& pod, std::vector<std::string>& notes) {
+  for (const Json* metadata : {json::field(&object, "metadata"), pod.metadata()}) {
+    const Json* annotations = json::field(metadata, "annotations");
+    const Json* exempt = json::field(annotations, kExemptAnnotation);
+    if (exempt == nullptr) continue;
+    if (!policy.allow_annotation_exemptions) {
+      notes.push_back("annotation " + std::string(kExemptAnnotation) +
+                      " is ignored: this policy sets allowAnnotationExemptions: false");
+      return std::nullopt;
+    }
+    const std::string_view reason = trim(json::as_string(json::field(annotations, kExemptReasonAnnotation)));
+    if (reason.empty()) {
+      notes.push_back("annotation " + std::string(kExemptAnnotation) + " is ignored: add a non-empty " +
+                      std::string(kExemptReasonAnnotation) + " annotation that says why");
+      return std::nullopt;
+    }
+    AnnotationExemption out;
+    out.reason = reason;
+    const RuleRegistry& registry = RuleRegistry::builtin();
+    std::string_view list = json::as_string(exempt);
+    while (!list.empty()) {
+      const auto comma = list.find(',');
+      const std::string_view id = trim(list.substr(0, comma));
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      if (id.empty()) continue;
+      if (auto index = registry.index_of(id)) {
+        out.rules.push_back(*index);
+      } else {
+        notes.push_back("annotation " + std::string(kExemptAnnotation) + " names unknown rule \"" + std::string(id) +
+                        "\"; `podguard rules` lists the ids");
+      }
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+bool exemption_covers(const Exemption& e, std::size_t rule, std::string_view ns, std::string_view name,
+                      const ContainerView* container, Day today) {
+  if (e.expires && today > *e.expires) return false;
+  if (!e.rules.empty() && std::find(e.rules.begin(), e.rules.end(), rule) == e.rules.end()) return false;
+  if (!e.namespaces.empty() && !glob_match_any(e.namespaces, ns)) return false;
+  if (!e.names.empty() && !glob_match_any(e.names, name)) return false;
+  if (e.containers.empty() && e.images.empty()) return true;
+  if (container == nullptr) return false;  // container-scoped exemptions never cover pod-level findings
+  if (!e.containers.empty() && !glob_match_any(e.containers, container->name)) return false;
+  if (!e.images.empty() && !glob_match_any(e.images, json::as_string(json::field(container->spec, "image")))) {
+    return false;
+  }
+  return true;
+}
+
+void note_exemption(ObjectVerdict& v, const std::string& rule, Action action, const std::string& reason,
+                    std::string_view source, const Findings::Entry& finding) {
+  AppliedExemption e{rule, reason, std::string(source), action, std::nullopt, finding.path};
+  if (finding.container != nullptr) e.container = std::string(finding.container->name);
+  v.exempted.push_back(std::move(e));
+}
+
+}  // namespace
+
+ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const EvalOptions& options, FieldPath root) {
+  ObjectVerdict v;
+  v.root = std::move(root);
+  const Json* metadata = json::field(&object, "metadata");
+  v.api_version = json::as_string(json::field(&object, "apiVersion"));
+  v.kind = json::as_string(json::field(&object, "kind"));
+  v.name = json::as_string(json::field(metadata, "name"));
+  if (v.name.empty()) v.name = json::as_string(json::field(metadata, "generateName"));
+  v.ns = json::as_string(json::field(metadata, "namespace"));
+  if (v.ns.empty()) v.ns = options.default_namespace;
+
+  std::optional<PodView> pod = find_pod(object);
+  if (!pod) return v;
+  v.checked = true;
+
+  std::vector<RuleSetting> overridden;
+  const std::vector<RuleSetting>* settings = &policy.rules;
+  if (policy.has_override_for(v.ns)) {
+    overridden = policy.settings_for(v.ns);
+    settings = &overridden;
+  }
+  const auto by_annotation = annotation_exemption(policy, object, *pod, v.notes);
+
+  const RuleRegistry& registry = RuleRegistry::builtin();
+  Findings findings;
+  for (std::size_t i = 0; i < registry.size(); ++i) {
+    const RuleSetting& setting = (*settings)[i];
+    if (setting.action == Action::kOff) continue;
+    const Rule& rule = registry.at(i);
+    findings.clear();
+    rule.check(*pod, setting.params, findings);
+    for (const Findings::Entry& f : findings.entries()) {
+      if (by_annotation &&
+          std::find(by_annotation->rules.begin(), by_annotation->rules.end(), i) != by_annotation->rules.end()) {
+        note_exemption(v, rule.doc.id, setting.action, by_annotation->reason, "annotation", f);
+        continue;
+      }
+      const Exemption* covering = nullptr;
+      for (const Exemption& e : policy.exemptions) {
+        if (exemption_covers(e, i, v.ns, v.name, f.container, options.today)) {
+          covering = &e;
+          break;
+        }
+      }
+      if (covering != nullptr) {
+        note_exemption(v, rule.doc.id, setting.action, covering->reason, "config", f);
+        continue;
+      }
+      Violation out;
+      out.rule = rule.doc.id;
+      out.action = setting.action;
+      if (f.container != nullptr) out.container = std::string(f.container->name);
+      out.path = f.path;
+      out.message = f.message;
+      v.violations.push_back(std::move(out));
+    }
+  }
+  return v;
+}
+
+namespace {
+
+void collect(const Policy& policy, const Json& node, const EvalOptions& options, const FieldPath& root, int depth,
+             std::vector<ObjectVerdict>& out) {
+  if (depth < 8 && is_list(node)) {
+    const Json& items = node["items"];
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      collect(policy, items[i], options, root.key("items").index(i), depth + 1, out);
+    }
+    return;
+  }
+  out.push_back(evaluate_object(policy, node, options, root));
+}
+
+}  // namespace
+
+std::vector<ObjectVerdict> evaluate_document(const Policy& policy, const Json& document, const EvalOptions& options) {
+  std::vector<ObjectVerdict> out;
+  collect(policy, document, options, {}, 0, out);
+  return out;
+}
+
+}  // namespace podguard

@@ -1,0 +1,71 @@
+// The policy engine: evaluates Kubernetes objects against a Policy and
+// returns what each rule found, after actions, namespace overrides and
+// exemptions. The CLI and the webhook are thin shells around these calls.
+//
+// Evaluation reads the policy and the object and changes neither; it is safe
+// to evaluate from many threads against one shared Policy.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/policy.h"
+
+namespace podguard {
+
+inline constexpr std::string_view kExemptAnnotation = "podguard.io/exempt";
+inline constexpr std::string_view kExemptReasonAnnotation = "podguard.io/exempt-reason";
+
+struct Violation {
+  std::string rule;
+  Action action = Action::kDeny;
+  std::optional<std::string> container;  // nullopt for pod-level findings
+  FieldPath path;                        // from the object's root
+  std::string message;
+};
+
+// A finding that an exemption suppressed: one entry per finding, so outputs
+// can point at it; group by rule and reason for a summary.
+struct AppliedExemption {
+  std::string rule;
+  std::string reason;
+  std::string source;                    // "config" or "annotation"
+  Action action = Action::kDeny;         // what the finding would have been
+  std::optional<std::string> container;  // nullopt for pod-level findings
+  FieldPath path;
+};
+
+struct ObjectVerdict {
+  std::string api_version;
+  std::string kind;
+  std::string ns;    // metadata.namespace, or the default namespace
+  std::string name;  // metadata.name, or generateName for controller-made pods
+  FieldPath root;    // where the object sits in its document (items[3] in a List)
+  bool checked = false;  // false for kinds that carry no pod spec (skipped)
+  std::vector<Violation> violations;
+  std::vector<AppliedExemption> exempted;
+  std::vector<std::string> notes;  // e.g. an exemption annotation that was ignored, and why
+
+  // The strictest action among the violations (kOff when there are none).
+  Action worst() const;
+  // "Deployment shop/web", "Pod default/web-7d9f-" for messages.
+  std::string display_name() const;
+};
+
+struct EvalOptions {
+  // Namespace for objects that do not set metadata.namespace (kubectl -n).
+  std::string default_namespace = "default";
+  // For exemption expiry.
+  Day today = today_utc();
+};
+
+// Evaluates one object (skipped when it has no pod spec).
+ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const EvalOptions& options,
+                              FieldPath root = {});
+
+// Evaluates a document: one object, or every item of a List (recursively).
+std::vector<ObjectVerdict> evaluate_document(const Policy& policy, const Json& document,
+                                             const EvalOptions& options);
+
+}  // namespace podguard

@@ -1,0 +1,93 @@
+// What a rule is: an id, its documentation, its parameters and a check
+// function. How strict a rule is (its action) and who is exempt from it are
+// configuration, kept apart in policy.h.
+//
+// Rules are stateless; their check functions may run on many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/document.h"
+#include "engine/workload.h"
+
+namespace podguard {
+
+// Ordered by severity, so `a > b` means a is stricter.
+enum class Action : std::uint8_t { kOff, kAudit, kWarn, kDeny };
+
+std::string_view to_string(Action a);
+std::optional<Action> parse_action(std::string_view s);
+
+enum class ParamType {
+  kBool,
+  kInt,         // a non-negative integer within [min, max]
+  kStringList,  // a list of strings
+  kGlobList,    // a list of glob patterns (*, ?, [abc]), validated at load
+};
+
+struct ParamSpec {
+  std::string name;
+  ParamType type = ParamType::kBool;
+  Json default_value;
+  std::string description;
+  std::int64_t min = 0;
+  std::int64_t max = INT64_MAX;
+};
+
+// Pod Security Standards level a `pss.*` rule belongs to.
+enum class PssLevel { kNone, kBaseline, kRestricted };
+
+struct RuleDoc {
+  std::string id;           // stable, kebab-case; `pss.<upstreamCheckId>` for PSS checks
+  std::string summary;      // one line: what a violation is
+  std::string description;  // what exactly is checked, with the fields read
+  std::string rationale;    // why it matters
+  std::string remediation;  // what to set instead
+  std::vector<ParamSpec> params;
+};
+
+// Collects the violations one rule finds in one pod spec.
+class Findings {
+ public:
+  struct Entry {
+    const ContainerView* container;  // nullptr for pod-level findings
+    FieldPath path;                  // from the object root
+    std::string message;
+  };
+
+  void add(const ContainerView* container, FieldPath path, std::string message) {
+    entries_.push_back(Entry{container, std::move(path), std::move(message)});
+  }
+  void add(FieldPath path, std::string message) { add(nullptr, std::move(path), std::move(message)); }
+
+  const std::vector<Entry>& entries() const { return entries_; }
+  void clear() { entries_.clear(); }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+// Parameters of a rule as configured: a JSON object that holds every
+// parameter the rule declares, already validated against its ParamSpec.
+using RuleParams = Json;
+
+using CheckFn = void (*)(const PodView& pod, const RuleParams& params, Findings& out);
+
+struct Rule {
+  RuleDoc doc;
+  Action contract_action = Action::kOff;  // default in the `contract` profile
+  PssLevel pss_level = PssLevel::kNone;
+  // For a restricted PSS check: the baseline check it replaces at restricted.
+  std::string replaces;
+  CheckFn check = nullptr;
+};
+
+// Short container label for messages: `container "app"`, `init container
+// "setup"`, `ephemeral container "debug"`.
+std::string describe(const ContainerView& c);
+
+}  // namespace podguard

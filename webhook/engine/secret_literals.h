@@ -1,0 +1,25 @@
+// Recognising secrets written as literals: names that say "secret" and values
+// that look like credentials. Used by no-secret-literals; kept apart so the
+// detectors can be tested on their own.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace podguard {
+
+// True when the variable name contains a secret-like word (PASSWORD, PASSWD,
+// SECRET, TOKEN, API_KEY, APIKEY, PRIVATE_KEY, ACCESS_KEY, CREDENTIAL, or a
+// plural) as whole words: split on '_', '-', '.' and camelCase humps, compared
+// case-insensitively. JWT_SECRET_KEY matches; JWT_EXPIRY_SECONDS does not.
+bool secret_like_name(std::string_view name);
+
+// What kind of credential the value looks like ("a PEM private key", "an AWS
+// access key id", "a JWT", "a GitHub token", ...), or nullopt.
+std::optional<std::string_view> secret_like_value(std::string_view value);
+
+// True when the value is nothing but Kubernetes $(VAR) references, which are
+// expanded from other variables and hold no literal.
+bool only_variable_references(std::string_view value);
+
+}  // namespace podguard

@@ -1,0 +1,40 @@
+// podguard: one executable, one engine, several ways in.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/check_command.h"
+#include "cli/rules_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"podguard: keeps workloads that break the production container contract out of the cluster"};
+  app.set_version_flag("--version", std::string("podguard ") + PODGUARD_VERSION);
+  app.require_subcommand(1);
+
+  podguard::cli::CheckOptions check;
+  CLI::App* check_cmd = podguard::cli::add_check_command(app, check);
+
+  bool markdown = false;
+  CLI::App* rules_cmd = app.add_subcommand("rules", "Print the rule reference");
+  rules_cmd->add_flag("--markdown", markdown, "Markdown, as committed in docs/rules.md");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;  // usage errors are exit 2, --help and --version 0
+  }
+
+  try {
+    if (check_cmd->parsed()) return podguard::cli::run_check(check);
+    if (rules_cmd->parsed()) {
+      markdown ? podguard::cli::write_rules_markdown(std::cout) : podguard::cli::write_rules_text(std::cout);
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    // Not expected: inputs are validated at the edge. Never die silently.
+    std::cerr << "podguard: internal error: " << e.what() << "\n";
+    return 3;
+  }
+  return 2;
+}
