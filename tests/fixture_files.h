@@ -2,6 +2,7 @@
 // corpora in ../shared/fixtures (which may be absent: callers skip then).
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -31,6 +32,15 @@ inline std::vector<Document> read_manifest(const std::filesystem::path& path) {
     throw std::runtime_error(path.string() + ":" + std::to_string(r.error->pos.line) + ": " + r.error->message);
   }
   return std::move(r.documents);
+}
+
+// The single object in a YAML snippet; fails the test on a parse error.
+inline Json yaml_object(std::string_view text) {
+  ReadResult r = read_documents(text, InputFormat::kYaml);
+  if (r.error || r.documents.size() != 1) {
+    throw std::runtime_error("test snippet: " + (r.error ? r.error->message : std::string("not one document")));
+  }
+  return std::move(r.documents.front().value);
 }
 
 // Sorted regular files directly in `dir` with the given extension.

@@ -290,10 +290,11 @@ class ConfigReader {
       check_keys(item, item_at, {"namespaces", "rules"});
       NamespaceOverride o;
       o.pos = doc_.positions.locate({}, item_at);
-      if (const Json* ns = find(item, "namespaces")) {
-        o.namespaces = strings(*ns, item_at.key("namespaces"), true);
+      const Json* ns = find(item, "namespaces");
+      if (ns != nullptr) o.namespaces = strings(*ns, item_at.key("namespaces"), true);
+      if (ns == nullptr || (ns->is_array() && ns->empty())) {
+        error(item_at, "an override needs a non-empty namespaces list");
       }
-      if (o.namespaces.empty()) error(item_at, "an override needs a non-empty namespaces list");
       if (const Json* rules = find(item, "rules")) {
         read_rule_map(*rules, item_at.key("rules"), [&o](std::size_t rule, std::optional<Action> a, Json params) {
           o.changes.push_back(NamespaceOverride::Change{rule, a, std::move(params)});

@@ -144,10 +144,10 @@ ImageParse parse_image_reference(std::string_view image) {
     path = path.substr(slash + 1);
   }
   ref.repository = rest;
+  if (ref.registry == "index.docker.io") ref.registry = "docker.io";
   if (ref.registry == "docker.io" && ref.repository.find('/') == std::string::npos) {
     ref.repository = "library/" + ref.repository;
   }
-  if (ref.registry == "index.docker.io") ref.registry = "docker.io";
   out.ref = std::move(ref);
   return out;
 }

@@ -338,7 +338,7 @@ class JsonBuilder {
     if (auto colon = what.find(": "); what.rfind("[json.exception", 0) == 0 && colon != std::string::npos) {
       what = what.substr(colon + 2);
     }
-    error_ = ReadError{what, lines_.at(consumed())};
+    error_ = ReadError{what, lines_.at(last_token_char())};
     return false;
   }
 
@@ -357,6 +357,16 @@ class JsonBuilder {
   };
 
   std::size_t consumed() const { return static_cast<std::size_t>(*probe_ - text_.data()); }
+
+  // The last non-blank character the lexer read: where a syntax error is,
+  // rather than the newline it read to find out.
+  std::size_t last_token_char() const {
+    std::size_t i = consumed();
+    while (i > 0 && is_blank(text_[i - 1])) --i;
+    return i == 0 ? 0 : i - 1;
+  }
+
+  static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
   // The lexer has just read the closing quote of a string; walk back to its
   // opening quote (one not escaped by an odd run of backslashes).

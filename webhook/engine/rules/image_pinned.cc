@@ -77,7 +77,7 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     const ImageReference& ref = *parsed.ref;
     std::string base(image.substr(0, image.size() - (ref.tag.empty() ? 0 : ref.tag.size() + 1)));
     if (!ref.digest.empty()) base = base.substr(0, base.find('@'));
-    const std::string fix = "pin it to a release tag or a digest, e.g. " + base + ":1.4.2 or " + base +
+    const std::string fix = "pin it to a release tag or a digest, e.g. " + base + ":<version> or " + base +
                             "@sha256:<digest>";
     if (!allowed_registries.empty() && !registry_allowed(allowed_registries, ref)) {
       out.add(&c, path,

@@ -18,7 +18,7 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     if (profile.origin == Origin::kUnset) {
       out.add(&c, pod.spec_path().key("securityContext").key("seccompProfile"),
               "no seccomp profile is set on the container or the pod, so it runs Unconfined unless the kubelet "
-              "defaults it; set spec.securityContext.seccompProfile.type: RuntimeDefault");
+              "defaults it; set securityContext.seccompProfile.type: RuntimeDefault in the pod spec");
     } else {
       out.add(&c, pod.effective_path(c, profile.origin, {"seccompProfile", "type"}),
               "seccompProfile.type is " + (type.empty() ? std::string("not set") : "\"" + std::string(type) + "\"") +

@@ -133,15 +133,24 @@ double exec_sleep(const Json* command) {
   static constexpr std::string_view kShells[] = {"sh", "bash", "ash", "dash", "zsh", "ksh"};
   const std::string_view shell = basename(argv[first]);
   if (std::find(std::begin(kShells), std::end(kShells), shell) == std::end(kShells)) return 0;
-  double total = 0;
-  for (std::size_t i = first + 1; i + 1 < argv.size(); ++i) {
-    // -c, or combined flags such as -ec / -xc
-    if (argv[i].size() >= 2 && argv[i][0] == '-' && argv[i].find('c') != std::string::npos) {
-      total += total_sleep(shell_words(argv[i + 1]), 0);
-      break;
+  // `sh [options] -c SCRIPT [name args...]`: with -c (alone or among
+  // combined short flags such as -ec), the first operand is the script.
+  bool command_flag = false;
+  for (std::size_t i = first + 1; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "--") continue;
+    if (a.rfind("--", 0) == 0) {
+      if (a == "--rcfile" || a == "--init-file") ++i;  // long options that take a value
+      continue;
     }
+    if (a.size() > 1 && (a[0] == '-' || a[0] == '+')) {
+      if (a.find('c') != std::string::npos) command_flag = true;
+      if (a.find('o') != std::string::npos) ++i;  // -o option-name
+      continue;
+    }
+    return command_flag ? total_sleep(shell_words(a), 0) : 0;
   }
-  return total;
+  return 0;
 }
 
 std::string seconds_text(double s) {

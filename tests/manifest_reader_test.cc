@@ -1,0 +1,224 @@
+#include <doctest/doctest.h>
+
+#include <limits>
+#include <string>
+
+#include "engine/manifest_reader.h"
+
+namespace podguard {
+namespace {
+
+SourcePos at(const Document& doc, const FieldPath& path) { return doc.positions.locate({}, path); }
+
+FieldPath p(std::initializer_list<std::string> keys) {
+  FieldPath out;
+  for (const auto& k : keys) {
+    if (!k.empty() && k.front() == '#') {
+      out.push_index(std::stoul(k.substr(1)));
+    } else {
+      out.push_key(k);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("multi-document YAML keeps documents in order and drops empty ones") {
+  const ReadResult r = read_documents("---\na: 1\n---\n---\n# only a comment\n---\nb: 2\n...\n");
+  REQUIRE_FALSE(r.error);
+  REQUIRE(r.documents.size() == 2);
+  CHECK(r.documents[0].value == Json{{"a", 1}});
+  CHECK(r.documents[1].value == Json{{"b", 2}});
+}
+
+TEST_CASE("YAML positions point at keys and list items, 1-based") {
+  const std::string text =
+      "apiVersion: v1\n"
+      "kind: Pod\n"
+      "spec:\n"
+      "  containers:\n"
+      "  - name: app\n"
+      "    securityContext:\n"
+      "      runAsUser: 0\n"
+      "  - name: side\n";
+  const ReadResult r = read_documents(text);
+  REQUIRE_FALSE(r.error);
+  const Document& d = r.documents.at(0);
+  CHECK(at(d, p({"kind"})).line == 2);
+  CHECK(at(d, p({"kind"})).column == 1);
+  const SourcePos first = at(d, p({"spec", "containers", "#0"}));
+  CHECK(first.line == 5);
+  CHECK(first.column == 5);
+  const SourcePos uid = at(d, p({"spec", "containers", "#0", "securityContext", "runAsUser"}));
+  CHECK(uid.line == 7);
+  CHECK(uid.column == 7);
+  CHECK(at(d, p({"spec", "containers", "#1", "name"})).line == 8);
+  SUBCASE("a missing field points at its nearest existing parent") {
+    const SourcePos missing = at(d, p({"spec", "containers", "#1", "securityContext", "runAsUser"}));
+    CHECK(missing.line == 8);
+  }
+}
+
+TEST_CASE("plain scalars resolve as kubectl's YAML 1.1 reader does") {
+  const ReadResult r = read_documents(
+      "t1: true\nt2: yes\nt3: On\nf1: no\nf2: off\nn1: ~\nn2: null\nn3:\n"
+      "i1: 42\ni2: -7\ni3: 0x1F\ni4: 0644\ni5: 0b101\ni6: 1_000\n"
+      "fl: 1.5\nexp: 1e3\ninf: .inf\n"
+      "s1: '42'\ns2: \"true\"\ns3: hello\ns4: 1.2.3\ns5: 2027-03-31\ns6: -x\n"
+      "block: |\n  yes\n"
+      "tagged: !!str 12\nbig: 18446744073709551615\n");
+  REQUIRE_FALSE(r.error);
+  const Json& v = r.documents.at(0).value;
+  CHECK(v["t1"] == true);
+  CHECK(v["t2"] == true);
+  CHECK(v["t3"] == true);
+  CHECK(v["f1"] == false);
+  CHECK(v["f2"] == false);
+  CHECK(v["n1"].is_null());
+  CHECK(v["n2"].is_null());
+  CHECK(v["n3"].is_null());
+  CHECK(v["i1"] == 42);
+  CHECK(v["i2"] == -7);
+  CHECK(v["i3"] == 31);
+  CHECK(v["i4"] == 420);
+  CHECK(v["i5"] == 5);
+  CHECK(v["i6"] == 1000);
+  CHECK(v["fl"] == 1.5);
+  CHECK(v["exp"] == 1000.0);
+  CHECK(v["inf"].get<double>() == std::numeric_limits<double>::infinity());
+  CHECK(v["s1"] == "42");
+  CHECK(v["s2"] == "true");
+  CHECK(v["s3"] == "hello");
+  CHECK(v["s4"] == "1.2.3");
+  CHECK(v["s5"] == "2027-03-31");
+  CHECK(v["s6"] == "-x");
+  CHECK(v["block"] == "yes\n");
+  CHECK(v["tagged"] == "12");
+  CHECK(v["big"].is_number_unsigned());
+}
+
+TEST_CASE("anchors, aliases and merge keys are expanded") {
+  const ReadResult r = read_documents(
+      "base: &sc {runAsUser: 1001, runAsNonRoot: true}\n"
+      "copy: *sc\n"
+      "merged:\n  <<: *sc\n  runAsUser: 2000\n"
+      "list: &l [a, b]\nagain: *l\n");
+  REQUIRE_FALSE(r.error);
+  const Json& v = r.documents.at(0).value;
+  CHECK(v["copy"] == v["base"]);
+  CHECK(v["merged"]["runAsUser"] == 2000);  // written keys win over merged ones
+  CHECK(v["merged"]["runAsNonRoot"] == true);
+  CHECK(v["again"] == Json::array({"a", "b"}));
+}
+
+TEST_CASE("an alias bomb is an error, not an out-of-memory kill") {
+  std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) text += std::string(j ? ", " : "") + "*a" + std::to_string(i - 1);
+    text += "]\n";
+  }
+  ReadLimits limits;
+  limits.max_nodes = 100'000;
+  const ReadResult r = read_documents(text, InputFormat::kYaml, limits);
+  REQUIRE(r.error);
+  CHECK(r.error->message.find("nodes") != std::string::npos);
+  CHECK(r.error->pos.line > 1);
+}
+
+TEST_CASE("deep nesting is rejected with a position") {
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "[";
+  for (int i = 0; i < 300; ++i) text += "]";
+  for (InputFormat f : {InputFormat::kYaml, InputFormat::kJson}) {
+    const ReadResult r = read_documents(text, f);
+    REQUIRE(r.error);
+    CHECK(r.error->message.find("deeper") != std::string::npos);
+  }
+}
+
+TEST_CASE("duplicate keys are errors that point at the second key") {
+  const ReadResult y = read_documents("a: 1\nb:\n  c: 1\n  c: 2\n");
+  REQUIRE(y.error);
+  CHECK(y.error->message == "duplicate key \"c\"");
+  CHECK(y.error->pos.line == 4);
+  const ReadResult j = read_documents("{\"a\": 1,\n \"a\": 2}", InputFormat::kJson);
+  REQUIRE(j.error);
+  CHECK(j.error->message == "duplicate key \"a\"");
+  CHECK(j.error->pos.line == 2);
+}
+
+TEST_CASE("a YAML syntax error keeps the documents before it and names the line") {
+  const ReadResult r = read_documents("a: 1\n---\nb: [1, 2\n---\nc: 3\n");
+  REQUIRE(r.error);
+  CHECK(r.documents.size() == 1);
+  CHECK(r.error->pos.line >= 3);
+  CHECK_FALSE(r.error->message.empty());
+}
+
+TEST_CASE("JSON positions and values") {
+  const std::string text =
+      "{\n"
+      "  \"kind\": \"Pod\",\n"
+      "  \"spec\": {\"containers\": [\n"
+      "    {\"name\": \"a\\\"b\", \"ports\": [80, 443]},\n"
+      "    {\"name\": \"c\"}\n"
+      "  ]}\n"
+      "}\n";
+  const ReadResult r = read_documents(text);
+  REQUIRE_FALSE(r.error);
+  const Document& d = r.documents.at(0);
+  CHECK(d.value["spec"]["containers"][0]["name"] == "a\"b");
+  CHECK(at(d, p({"kind"})).line == 2);
+  CHECK(at(d, p({"kind"})).column == 3);
+  CHECK(at(d, p({"spec", "containers", "#0"})).line == 4);
+  CHECK(at(d, p({"spec", "containers", "#0"})).column == 5);
+  CHECK(at(d, p({"spec", "containers", "#0", "ports", "#1"})).column == 36);
+  CHECK(at(d, p({"spec", "containers", "#1", "name"})).line == 5);
+}
+
+TEST_CASE("a stream of JSON values is several documents") {
+  const ReadResult r = read_documents("{\"a\": 1}\n{\"b\": 2} {\"c\": 3}\n", InputFormat::kJson);
+  REQUIRE_FALSE(r.error);
+  REQUIRE(r.documents.size() == 3);
+  CHECK(r.documents[1].start.line == 2);
+  CHECK(r.documents[2].start.column == 10);
+}
+
+TEST_CASE("JSON errors have a line and a column and a readable message") {
+  const ReadResult r = read_documents("{\n  \"a\": 1,\n  \"b\": tru\n}\n", InputFormat::kJson);
+  REQUIRE(r.error);
+  CHECK(r.error->pos.line == 3);
+  CHECK(r.error->message.find("json.exception") == std::string::npos);
+  CHECK(r.error->message.find("syntax error") != std::string::npos);
+}
+
+TEST_CASE("auto-detection: JSON when it parses as JSON, else YAML flow style") {
+  const ReadResult json = read_documents("  {\"a\": [1]}");
+  REQUIRE_FALSE(json.error);
+  CHECK(json.documents.at(0).value == Json{{"a", {1}}});
+  const ReadResult flow = read_documents("{a: b, c: [d]}\n");
+  REQUIRE_FALSE(flow.error);
+  CHECK(flow.documents.at(0).value == Json{{"a", "b"}, {"c", {"d"}}});
+  const ReadResult broken = read_documents("{\"a\": [}");
+  CHECK(broken.error);
+}
+
+TEST_CASE("a UTF-8 byte order mark is ignored") {
+  CHECK(read_documents("\xEF\xBB\xBF{\"a\": 1}").documents.at(0).value == Json{{"a", 1}});
+  CHECK(read_documents("\xEF\xBB\xBF" "a: 1\n").documents.at(0).value == Json{{"a", 1}});
+}
+
+TEST_CASE("hostile and odd input never throws") {
+  const char* inputs[] = {"",          "\0\0\0",       ":",           "- - - -",    "{",        "[[[",
+                          "a: *nope",  "? [a]\n: b\n", "!!int abc",  "key: !!bool maybe", "\t\tx: y", "a:\n\t- b"};
+  for (const char* in : inputs) {
+    CHECK_NOTHROW(read_documents(in));
+  }
+  CHECK(read_documents("a: *nope").error);
+  CHECK(read_documents("? [a]\n: b\n").error);
+  CHECK(read_documents("key: !!int abc\n").error);
+}
+
+}  // namespace podguard

@@ -1,0 +1,85 @@
+#include <doctest/doctest.h>
+
+#include <set>
+#include <stdexcept>
+
+#include "engine/registry.h"
+
+namespace podguard {
+namespace {
+
+void noop(const PodView&, const RuleParams&, Findings&) {}
+
+Rule make(std::string id) {
+  Rule r;
+  r.doc.id = std::move(id);
+  r.doc.summary = "s";
+  r.doc.description = "d";
+  r.doc.rationale = "r";
+  r.doc.remediation = "f";
+  r.contract_action = Action::kWarn;
+  r.check = noop;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("the built-in registry holds every rule of DESIGN.md with its default action") {
+  const RuleRegistry& reg = RuleRegistry::builtin();
+  const std::pair<const char*, Action> contract[] = {
+      {"run-as-non-root", Action::kDeny},           {"run-as-non-root-group", Action::kWarn},
+      {"no-privileged", Action::kDeny},             {"probes-required", Action::kDeny},
+      {"termination-grace-period", Action::kDeny},  {"image-pinned", Action::kDeny},
+      {"no-secret-literals", Action::kDeny},        {"read-only-root-filesystem", Action::kDeny},
+      {"host-namespaces", Action::kDeny},           {"no-privilege-escalation", Action::kWarn},
+      {"drop-all-capabilities", Action::kWarn},     {"seccomp-runtime-default", Action::kWarn},
+      {"resources-required", Action::kWarn},        {"privileged-port", Action::kWarn},
+  };
+  for (const auto& [id, action] : contract) {
+    INFO(id);
+    auto i = reg.index_of(id);
+    REQUIRE(i);
+    CHECK(reg.default_action(*i, Profile::kContract) == action);
+    CHECK(reg.default_action(*i, Profile::kPssRestricted) == Action::kOff);
+  }
+  std::size_t baseline = 0, restricted = 0;
+  for (std::size_t i = 0; i < reg.size(); ++i) {
+    if (reg.default_action(i, Profile::kPssBaseline) == Action::kDeny) ++baseline;
+    if (reg.default_action(i, Profile::kPssRestricted) == Action::kDeny) ++restricted;
+  }
+  CHECK(baseline == 12);    // the 12 baseline checks
+  CHECK(restricted == 15);  // 8 unchanged baseline checks + 7 restricted
+  CHECK(reg.size() == 14 + 19);
+}
+
+TEST_CASE("the registry refuses duplicates, bad ids and missing docs") {
+  const Rule a = make("alpha");
+  const Rule a2 = make("alpha");
+  CHECK_THROWS_AS(RuleRegistry({&a, &a2}), std::invalid_argument);
+  Rule upper = make("Alpha");
+  CHECK_THROWS_AS(RuleRegistry({&upper}), std::invalid_argument);
+  Rule undocumented = make("beta");
+  undocumented.doc.rationale.clear();
+  CHECK_THROWS_AS(RuleRegistry({&undocumented}), std::invalid_argument);
+  Rule unchecked = make("gamma");
+  unchecked.check = nullptr;
+  CHECK_THROWS_AS(RuleRegistry({&unchecked}), std::invalid_argument);
+  Rule param = make("delta");
+  param.doc.params.push_back(ParamSpec{.name = "action", .description = "clashes with the action key"});
+  CHECK_THROWS_AS(RuleRegistry({&param}), std::invalid_argument);
+  CHECK_NOTHROW(RuleRegistry({&a}));
+}
+
+TEST_CASE("actions and profiles round-trip through their names") {
+  for (Action a : {Action::kOff, Action::kAudit, Action::kWarn, Action::kDeny}) {
+    CHECK(parse_action(to_string(a)) == a);
+  }
+  for (Profile p : {Profile::kContract, Profile::kPssBaseline, Profile::kPssRestricted}) {
+    CHECK(parse_profile(to_string(p)) == p);
+  }
+  CHECK_FALSE(parse_action("block"));
+  CHECK(Action::kDeny > Action::kWarn);
+  CHECK(Action::kWarn > Action::kAudit);
+}
+
+}  // namespace podguard

@@ -1,0 +1,150 @@
+// Fixture-driven rule tests: tests/fixtures/<rule-id>/{pass,fail}/*.yaml.
+//
+// Each file is evaluated with only that rule switched on (at deny, with its
+// default parameters). Every object in a fail file must produce at least one
+// violation of the rule; no object in a pass file may produce one. Every
+// registered rule needs at least two of each, or the test fails.
+//
+// A fixture may start with comment lines that refine it:
+//   # expect: <text>     a fail file's messages for the rule must contain it
+//   # path: <field path>  a fail file must report a violation at this path
+//   # params: {json}      parameters for the rule (merged over the defaults)
+//   # namespace: <ns>     default namespace for objects that set none
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "fixture_files.h"
+
+namespace podguard {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Directives {
+  std::vector<std::string> expect;
+  std::vector<std::string> paths;
+  Json params = Json::object();
+  std::string ns = "default";
+};
+
+Directives read_directives(const std::string& text, const fs::path& file) {
+  Directives d;
+  std::size_t pos = 0;
+  while (pos < text.size() && text[pos] == '#') {
+    const auto end = text.find('\n', pos);
+    const std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? text.size() : end + 1;
+    auto value_of = [&line](std::string_view key) -> std::optional<std::string> {
+      const std::string prefix = "# " + std::string(key) + ":";
+      if (line.rfind(prefix, 0) != 0) return std::nullopt;
+      std::string v = line.substr(prefix.size());
+      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.pop_back();
+      return v;
+    };
+    if (auto v = value_of("expect")) d.expect.push_back(*v);
+    if (auto v = value_of("path")) d.paths.push_back(*v);
+    if (auto v = value_of("namespace")) d.ns = *v;
+    if (auto v = value_of("params")) {
+      d.params = Json::parse(*v, nullptr, false);
+      if (d.params.is_discarded() || !d.params.is_object()) {
+        FAIL_CHECK(file.string() << ": # params: is not a JSON object");
+        d.params = Json::object();
+      }
+    }
+  }
+  return d;
+}
+
+Policy only_rule(std::size_t rule, const Json& params) {
+  Policy p = Policy::defaults();
+  for (auto& s : p.rules) s.action = Action::kOff;
+  p.rules[rule].action = Action::kDeny;
+  for (const auto& [k, v] : params.items()) p.rules[rule].params[k] = v;
+  return p;
+}
+
+struct Outcome {
+  std::size_t objects = 0;
+  std::vector<std::vector<const Violation*>> per_object;
+  std::vector<ObjectVerdict> verdicts;
+};
+
+void run_fixture(const std::string& rule_id, std::size_t rule, const fs::path& file, bool expect_fail) {
+  INFO(file.string());
+  const std::string text = testing::read_text(file);
+  const Directives d = read_directives(text, file);
+  ReadResult read = read_documents(text);
+  REQUIRE_MESSAGE(!read.error, (read.error ? read.error->message : ""));
+  REQUIRE_MESSAGE(!read.documents.empty(), "fixture has no objects");
+  EvalOptions options;
+  options.default_namespace = d.ns;
+  const Policy policy = only_rule(rule, d.params);
+
+  std::vector<const Violation*> all;
+  std::vector<ObjectVerdict> verdicts;
+  for (const Document& doc : read.documents) {
+    for (ObjectVerdict& v : evaluate_document(policy, doc.value, options)) verdicts.push_back(std::move(v));
+  }
+  for (const ObjectVerdict& v : verdicts) {
+    CHECK_MESSAGE(v.checked, v.kind << " is not a workload kind; a fixture must hold pod specs");
+    std::size_t mine = 0;
+    for (const Violation& x : v.violations) {
+      CHECK(x.rule == rule_id);  // only this rule is on
+      CHECK(!x.message.empty());
+      all.push_back(&x);
+      ++mine;
+    }
+    if (expect_fail) {
+      CHECK_MESSAGE(mine > 0, v.display_name() << " should violate " << rule_id);
+    } else {
+      for (const Violation& x : v.violations) {
+        FAIL_CHECK(v.display_name() << " should pass " << rule_id << " but: " << x.path.str() << ": "
+                                    << x.message);
+      }
+    }
+  }
+  for (const std::string& want : d.expect) {
+    bool found = false;
+    for (const Violation* x : all) found = found || x->message.find(want) != std::string::npos;
+    CHECK_MESSAGE(found, "no " << rule_id << " message contains \"" << want << "\"");
+  }
+  for (const std::string& want : d.paths) {
+    bool found = false;
+    for (const Violation* x : all) found = found || x->path.str() == want;
+    CHECK_MESSAGE(found, "no " << rule_id << " violation at " << want);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("every rule has pass and fail fixtures, and they hold") {
+  const RuleRegistry& registry = RuleRegistry::builtin();
+  const fs::path root = testing::test_fixtures_dir();
+  for (std::size_t i = 0; i < registry.size(); ++i) {
+    const std::string& id = registry.at(i).doc.id;
+    SUBCASE(id.c_str()) {
+      for (bool fail : {false, true}) {
+        const fs::path dir = root / id / (fail ? "fail" : "pass");
+        auto files = testing::files_in(dir, ".yaml");
+        CHECK_MESSAGE(files.size() >= 2, id << " needs at least two fixtures in " << dir.string());
+        for (const auto& f : files) run_fixture(id, i, f, fail);
+      }
+    }
+  }
+}
+
+TEST_CASE("every fixture folder belongs to a registered rule") {
+  const RuleRegistry& registry = RuleRegistry::builtin();
+  for (const auto& entry : fs::directory_iterator(testing::test_fixtures_dir())) {
+    if (!entry.is_directory()) continue;
+    const std::string name = entry.path().filename().string();
+    if (name.front() == '_') continue;  // shared inputs for other tests (e.g. _cli)
+    CHECK_MESSAGE(registry.index_of(name).has_value(), "fixtures for unknown rule " << name);
+  }
+}
+
+}  // namespace podguard
