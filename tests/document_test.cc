@@ -23,12 +23,15 @@ TEST_CASE("a source map finds the deepest recorded prefix") {
   m.record(path_hash::kRoot, {1, 1});
   m.record(path_hash::of(spec), {3, 1});
   m.record(path_hash::of(spec.key("containers").index(0)), {5, 5});
+  m.record(path_hash::of(spec), {99, 1});  // recorded twice: the first position wins
+  m.finish();
   CHECK(m.locate({}, spec.key("containers").index(0).key("image")).line == 5);
   CHECK(m.locate({}, spec.key("volumes")).line == 3);
   CHECK(m.locate({}, FieldPath().key("status")).line == 1);
   SUBCASE("with a root prefix, as for the items of a List") {
     SourceMap list;
     list.record(path_hash::of(FieldPath().key("items").index(2)), {40, 3});
+    list.finish();
     CHECK(list.locate(FieldPath().key("items").index(2), spec).line == 40);
     CHECK_FALSE(list.locate(FieldPath().key("items").index(1), spec).known());
   }

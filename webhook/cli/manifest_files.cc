@@ -8,6 +8,7 @@
 #include <iostream>
 #include <iterator>
 #include <set>
+#include <sstream>
 #include <system_error>
 
 namespace podguard::cli {
@@ -101,8 +102,18 @@ std::optional<std::string> read_input(const ManifestInput& input, std::string& e
     return std::nullopt;
   }
   std::string text;
-  if (!ec) text.reserve(size);
-  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (!ec) {
+    // Read in one call; the size may still change under us, so go on
+    // reading until end of file.
+    text.resize(static_cast<std::size_t>(size));
+    in.read(text.data(), static_cast<std::streamsize>(size));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+  }
+  if (in) {
+    std::ostringstream rest;
+    rest << in.rdbuf();
+    text += rest.str();
+  }
   if (in.bad()) {
     error = "read error";
     return std::nullopt;

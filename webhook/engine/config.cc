@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <sstream>
 
 #include "engine/glob.h"
 #include "engine/manifest_reader.h"
@@ -393,13 +394,13 @@ ConfigLoad load_config(std::string_view text) {
 }
 
 std::string format_config_errors(std::string_view source_name, const std::vector<ConfigError>& errors) {
-  std::string out;
+  std::ostringstream out;
   for (const ConfigError& e : errors) {
-    out += source_name;
-    if (e.pos.known()) out += ":" + std::to_string(e.pos.line) + ":" + std::to_string(e.pos.column);
-    out += ": " + e.key + ": " + e.message + "\n";
+    out << source_name;
+    if (e.pos.known()) out << ':' << e.pos.line << ':' << e.pos.column;
+    out << ": " << e.key << ": " << e.message << '\n';
   }
-  return out;
+  return out.str();
 }
 
 }  // namespace podguard

@@ -105,6 +105,24 @@ std::uint64_t of(const FieldPath& path, std::uint64_t start) {
 
 }  // namespace path_hash
 
+void SourceMap::finish() {
+  // Ties (a key recorded twice, as YAML merge keys can) keep the earliest position.
+  std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) {
+    if (a.hash != b.hash) return a.hash < b.hash;
+    return a.pos.line != b.pos.line ? a.pos.line < b.pos.line : a.pos.column < b.pos.column;
+  });
+  entries_.erase(std::unique(entries_.begin(), entries_.end(),
+                             [](const Entry& a, const Entry& b) { return a.hash == b.hash; }),
+                 entries_.end());
+  entries_.shrink_to_fit();
+}
+
+const SourcePos* SourceMap::find(std::uint64_t hash) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), hash,
+                             [](const Entry& e, std::uint64_t h) { return e.hash < h; });
+  return it != entries_.end() && it->hash == hash ? &it->pos : nullptr;
+}
+
 SourcePos SourceMap::locate(const FieldPath& root, const FieldPath& path) const {
   // Hash every prefix of root+path, then take the deepest one recorded.
   std::vector<std::uint64_t> hashes;
@@ -118,8 +136,7 @@ SourcePos SourceMap::locate(const FieldPath& root, const FieldPath& path) const 
     }
   }
   for (auto it = hashes.rbegin(); it != hashes.rend(); ++it) {
-    auto found = positions_.find(*it);
-    if (found != positions_.end()) return found->second;
+    if (const SourcePos* found = find(*it)) return *found;
   }
   return {};
 }

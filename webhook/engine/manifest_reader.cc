@@ -6,6 +6,7 @@
 #include <istream>
 #include <streambuf>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include <yaml-cpp/eventhandler.h>
@@ -29,6 +30,33 @@ SourcePos to_pos(const YAML::Mark& m) {
   return SourcePos{m.line + 1, m.column + 1};
 }
 
+// Keys of one object under construction. Objects keep their keys in order
+// (Json is nlohmann::ordered_json), so a duplicate check is a scan; past a
+// few dozen keys a hash set takes over, so a hostile object with a hundred
+// thousand keys costs linear time, not quadratic.
+class KeyIndex {
+ public:
+  // Appends key -> value unless the key is there; returns the new value, or
+  // nullptr for a duplicate.
+  Json* insert(Json::object_t& object, std::string&& key, Json&& value) {
+    if (seen_.empty()) {
+      for (const auto& entry : object) {
+        if (entry.first == key) return nullptr;
+      }
+      if (object.size() >= kScanLimit) {
+        for (const auto& entry : object) seen_.insert(entry.first);
+      }
+    }
+    if (!seen_.empty() && !seen_.insert(key).second) return nullptr;
+    object.emplace_back(std::move(key), std::move(value));  // std::vector::emplace_back: no second scan
+    return &object.back().second;
+  }
+
+ private:
+  static constexpr std::size_t kScanLimit = 32;
+  std::unordered_set<std::string> seen_;
+};
+
 // Reads a string_view through std::istream without copying it.
 class MemoryBuffer : public std::streambuf {
  public:
@@ -46,7 +74,10 @@ class YamlBuilder final : public YAML::EventHandler {
   explicit YamlBuilder(const ReadLimits& limits) : limits_(limits) {}
 
   bool has_value() const { return has_value_; }
-  Document take() { return std::move(doc_); }
+  Document take() {
+    doc_.positions.finish();
+    return std::move(doc_);
+  }
 
   void OnDocumentStart(const YAML::Mark&) override {}
   void OnDocumentEnd() override {}
@@ -112,6 +143,7 @@ class YamlBuilder final : public YAML::EventHandler {
     YAML::anchor_t anchor = 0;
     std::size_t nodes_at_open = 0;
     std::vector<Json> merges;  // values of `<<` keys, applied when the map closes
+    KeyIndex keys;
   };
 
   bool expecting_key() const { return !stack_.empty() && stack_.back().is_map && !stack_.back().has_key; }
@@ -158,12 +190,11 @@ class YamlBuilder final : public YAML::EventHandler {
       f.merges.push_back(std::move(value));
       return {&f.merges.back(), 0};
     }
-    auto& object = f.node->get_ref<Json::object_t&>();
-    auto [it, inserted] = object.emplace(std::move(f.key), std::move(value));
-    if (!inserted) throw BuildError{"duplicate key \"" + it->first + "\"", f.key_pos};
-    const std::uint64_t h = path_hash::key(f.hash, it->first);
+    const std::uint64_t h = path_hash::key(f.hash, f.key);
+    Json* inserted = f.keys.insert(f.node->get_ref<Json::object_t&>(), std::string(f.key), std::move(value));
+    if (inserted == nullptr) throw BuildError{"duplicate key \"" + f.key + "\"", f.key_pos};
     doc_.positions.record(h, f.key_pos);
-    return {&it->second, h};
+    return {inserted, h};
   }
 
   void open(Json&& empty, const YAML::Mark& mark, YAML::anchor_t anchor, bool is_map) {
@@ -194,9 +225,9 @@ class YamlBuilder final : public YAML::EventHandler {
   // merged ones, and earlier merge sources win over later ones.
   static void apply_merges(Frame& f) {
     auto& object = f.node->get_ref<Json::object_t&>();
-    auto merge_one = [&object](const Json& source) {
+    auto merge_one = [&object, &f](const Json& source) {
       if (!source.is_object()) return false;
-      for (const auto& [k, v] : source.items()) object.emplace(k, v);
+      for (const auto& [k, v] : source.items()) f.keys.insert(object, std::string(k), Json(v));
       return true;
     };
     for (const Json& m : f.merges) {
@@ -252,15 +283,18 @@ class LineCounter {
       column_ = 1;
     }
     offset = std::min(offset, text_.size());
-    for (; offset_ < offset; ++offset_) {
-      const auto c = static_cast<unsigned char>(text_[offset_]);
-      if (c == '\n') {
-        ++line_;
-        column_ = 1;
-      } else if ((c & 0xC0) != 0x80) {
-        ++column_;
-      }
+    const char* p = text_.data() + offset_;
+    const char* end = text_.data() + offset;
+    // Jump from newline to newline; count characters only on the last line.
+    while (const void* nl = std::memchr(p, '\n', static_cast<std::size_t>(end - p))) {
+      ++line_;
+      column_ = 1;
+      p = static_cast<const char*>(nl) + 1;
     }
+    for (; p < end; ++p) {
+      if ((static_cast<unsigned char>(*p) & 0xC0) != 0x80) ++column_;
+    }
+    offset_ = offset;
     return SourcePos{line_, column_};
   }
 
@@ -343,7 +377,10 @@ class JsonBuilder {
   }
 
   bool has_value() const { return has_value_; }
-  Document take() { return std::move(doc_); }
+  Document take() {
+    doc_.positions.finish();
+    return std::move(doc_);
+  }
   std::optional<ReadError>& error() { return error_; }
 
  private:
@@ -354,6 +391,7 @@ class JsonBuilder {
     std::string key;
     SourcePos key_pos;
     std::size_t next_index = 0;
+    KeyIndex keys;
   };
 
   std::size_t consumed() const { return static_cast<std::size_t>(*probe_ - text_.data()); }
@@ -424,15 +462,14 @@ class JsonBuilder {
       f.node->get_ref<Json::array_t&>().push_back(std::move(value));
       return &f.node->back();
     }
-    auto& object = f.node->get_ref<Json::object_t&>();
-    auto [it, inserted] = object.emplace(std::move(f.key), std::move(value));
-    if (!inserted) {
-      error_ = ReadError{"duplicate key \"" + it->first + "\"", f.key_pos};
+    hash = path_hash::key(f.hash, f.key);
+    Json* inserted = f.keys.insert(f.node->get_ref<Json::object_t&>(), std::string(f.key), std::move(value));
+    if (inserted == nullptr) {
+      error_ = ReadError{"duplicate key \"" + f.key + "\"", f.key_pos};
       return nullptr;
     }
-    hash = path_hash::key(f.hash, it->first);
     doc_.positions.record(hash, f.key_pos);
-    return &it->second;
+    return inserted;
   }
 
   bool scalar(Json&& value, bool is_string = false) {

@@ -3,9 +3,12 @@
 // Reads:  spec.securityContext.appArmorProfile.type, the same field of every
 //         container (init, regular, ephemeral), and every pod annotation whose
 //         key starts with container.apparmor.security.beta.kubernetes.io/
-//         (the older way to set it; any suffix, not matched to containers).
+//         (the older way to set it; checked whatever the suffix, even when it
+//         names no container).
 // Allows: field unset, or type RuntimeDefault or Localhost; annotation value
 //         "", runtime/default, or localhost/<anything>.
+#include <optional>
+
 #include "engine/json_access.h"
 #include "engine/pss/pss_checks.h"
 #include "engine/pss/pss_messages.h"
@@ -59,12 +62,12 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
         break;
       }
     }
-    out.add(named, pod.metadata_path().key("annotations").key(key),
-            message(kReason,
-                    "annotation must not set AppArmor profile type to " +
-                        quote(key + "=\"" + std::string(profile) + "\""),
-                    "set the annotation to runtime/default or localhost/<profile>, or replace it with "
-                    "securityContext.appArmorProfile"));
+    out.add(
+        named, pod.metadata_path().key("annotations").key(key),
+        message(kReason,
+                "annotation must not set AppArmor profile type to " + quote(key + "=\"" + std::string(profile) + "\""),
+                "set the annotation to runtime/default or localhost/<profile>, or replace it with "
+                "securityContext.appArmorProfile"));
   }
 }
 

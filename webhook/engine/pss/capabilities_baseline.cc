@@ -18,8 +18,8 @@ namespace podguard::pss {
 namespace {
 
 constexpr std::array<std::string_view, 13> kAllowed = {
-    "AUDIT_WRITE", "CHOWN",  "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL",       "MKNOD",
-    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+    "AUDIT_WRITE",      "CHOWN",   "DAC_OVERRIDE", "FOWNER",  "FSETID", "KILL",       "MKNOD",
+    "NET_BIND_SERVICE", "SETFCAP", "SETGID",       "SETPCAP", "SETUID", "SYS_CHROOT",
 };
 
 bool allowed(std::string_view capability) {
@@ -51,8 +51,7 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
       remedy += ", or spell " + std::string(pluralize("it", "them", respelled.size())) + " " +
                 join(sorted_unique(respelled)) + " (upper case, without the CAP_ prefix)";
     }
-    out.add(&c,
-            pod.container_path(c).key("securityContext").key("capabilities").key("add").index(first_bad),
+    out.add(&c, pod.container_path(c).key("securityContext").key("capabilities").key("add").index(first_bad),
             message("non-default capabilities",
                     describe(c) + " must not include " + join_quoted(bad) + " in securityContext.capabilities.add",
                     remedy));

@@ -31,8 +31,9 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
       if (canonical_capability(name) == "ALL") misspelled_all = true;
     }
     if (!drops_all) {
-      std::string remedy = "add ALL to securityContext.capabilities.drop (and add back only NET_BIND_SERVICE if "
-                           "the container binds a port below 1024)";
+      std::string remedy =
+          "add ALL to securityContext.capabilities.drop (and add back only NET_BIND_SERVICE if "
+          "the container binds a port below 1024)";
       if (misspelled_all) {
         remedy = "write ALL in upper case in securityContext.capabilities.drop (capability names are case-sensitive)";
       }
@@ -59,10 +60,10 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
       remedy += ", spelled in upper case without the CAP_ prefix";
     }
     remedy += ')';
-    out.add(&c, caps_path.key("add").index(first_bad),
-            message(kReason,
-                    describe(c) + " must not include " + join_quoted(bad) + " in securityContext.capabilities.add",
-                    remedy));
+    out.add(
+        &c, caps_path.key("add").index(first_bad),
+        message(kReason, describe(c) + " must not include " + join_quoted(bad) + " in securityContext.capabilities.add",
+                remedy));
   }
 }
 

@@ -25,8 +25,8 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     host_ports = sorted_unique(std::move(host_ports));
     out.add(&c, pod.container_path(c).key("ports").index(first_bad).key("hostPort"),
             message("hostPort",
-                    describe(c) + " uses " + std::string(pluralize("hostPort", "hostPorts", host_ports.size())) +
-                        " " + join(host_ports),
+                    describe(c) + " uses " + std::string(pluralize("hostPort", "hostPorts", host_ports.size())) + " " +
+                        join(host_ports),
                     "remove hostPort (containerPort alone is enough) and reach the pod through a Service"));
   }
 }

@@ -85,9 +85,8 @@ std::string setter(const ContainerView* container) { return container == nullptr
 
 std::string canonical_capability(std::string_view capability) {
   std::string out(capability);
-  std::transform(out.begin(), out.end(), out.begin(), [](char ch) {
-    return ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 'a' + 'A') : ch;
-  });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](char ch) { return ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 'a' + 'A') : ch; });
   if (out.rfind("CAP_", 0) == 0) out.erase(0, 4);
   if (out == capability) return {};
   return out;

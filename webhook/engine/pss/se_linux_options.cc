@@ -15,8 +15,8 @@
 namespace podguard::pss {
 namespace {
 
-constexpr std::array<std::string_view, 5> kAllowedTypes = {"", "container_t", "container_init_t",
-                                                           "container_kvm_t", "container_engine_t"};
+constexpr std::array<std::string_view, 5> kAllowedTypes = {"", "container_t", "container_init_t", "container_kvm_t",
+                                                           "container_engine_t"};
 
 void report(const PodView& pod, const ContainerView* c, Findings& out) {
   const Json* context = c == nullptr ? pod.pod_security_context() : json::field(c->spec, "securityContext");

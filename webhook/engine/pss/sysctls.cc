@@ -25,15 +25,15 @@ constexpr std::array<std::string_view, 14> kAllowed = {
     "net.ipv4.tcp_syncookies",
     "net.ipv4.ping_group_range",
     "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.ip_local_reserved_ports",      // 1.27
-    "net.ipv4.tcp_keepalive_time",           // 1.29
-    "net.ipv4.tcp_fin_timeout",              // 1.29
-    "net.ipv4.tcp_keepalive_intvl",          // 1.29
-    "net.ipv4.tcp_keepalive_probes",         // 1.29
-    "net.ipv4.tcp_rmem",                     // 1.32
-    "net.ipv4.tcp_wmem",                     // 1.32
-    "net.ipv4.tcp_slow_start_after_idle",    // 1.37
-    "net.ipv4.tcp_notsent_lowat",            // 1.37
+    "net.ipv4.ip_local_reserved_ports",    // 1.27
+    "net.ipv4.tcp_keepalive_time",         // 1.29
+    "net.ipv4.tcp_fin_timeout",            // 1.29
+    "net.ipv4.tcp_keepalive_intvl",        // 1.29
+    "net.ipv4.tcp_keepalive_probes",       // 1.29
+    "net.ipv4.tcp_rmem",                   // 1.32
+    "net.ipv4.tcp_wmem",                   // 1.32
+    "net.ipv4.tcp_slow_start_after_idle",  // 1.37
+    "net.ipv4.tcp_notsent_lowat",          // 1.37
 };
 
 void check(const PodView& pod, const RuleParams&, Findings& out) {
