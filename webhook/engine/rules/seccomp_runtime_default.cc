@@ -20,11 +20,17 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
               "no seccomp profile is set on the container or the pod, so it runs Unconfined unless the kubelet "
               "defaults it; set securityContext.seccompProfile.type: RuntimeDefault in the pod spec");
     } else {
-      out.add(&c, pod.effective_path(c, profile.origin, {"seccompProfile", "type"}),
-              "seccompProfile.type is " + (type.empty() ? std::string("not set") : "\"" + std::string(type) + "\"") +
-                  (profile.origin == Origin::kPod ? " in the pod securityContext" : "") +
-                  ", which does not filter system calls; set seccompProfile.type: RuntimeDefault (or Localhost "
-                  "with a reviewed profile)");
+      std::string message = "seccompProfile.type is ";
+      if (type.empty()) {
+        message += "not set";
+      } else {
+        message.append(1, '"').append(type).append(1, '"');
+      }
+      if (profile.origin == Origin::kPod) message += " in the pod securityContext";
+      message +=
+          ", which does not filter system calls; set seccompProfile.type: RuntimeDefault (or Localhost with a "
+          "reviewed profile)";
+      out.add(&c, pod.effective_path(c, profile.origin, {"seccompProfile", "type"}), std::move(message));
     }
   }
 }
