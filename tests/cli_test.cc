@@ -266,3 +266,19 @@ TEST_CASE("--namespace sets the namespace of objects that have none") {
 }
 
 }  // namespace podguard
+
+namespace podguard {
+
+TEST_CASE("an object with an items list that is not a List is one object, not its items") {
+  const ProcessResult r = podguard(
+      {"check", "-o", "json", "-"},
+      R"({"apiVersion": "example.com/v1", "kind": "Inventory", "metadata": {"name": "x"},
+          "items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"hostPID": true}}]})");
+  CHECK(r.exit_code == 0);
+  const Json doc = Json::parse(r.out);
+  CHECK(doc["summary"]["objects"] == 1);
+  CHECK(doc["summary"]["skipped"] == 1);
+  CHECK(doc["results"].empty());
+}
+
+}  // namespace podguard

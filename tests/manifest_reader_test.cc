@@ -191,7 +191,8 @@ TEST_CASE("JSON errors have a line and a column and a readable message") {
   REQUIRE(r.error);
   CHECK(r.error->pos.line == 3);
   CHECK(r.error->message.find("json.exception") == std::string::npos);
-  CHECK(r.error->message.find("syntax error") != std::string::npos);
+  CHECK(r.error->message == "unexpected 't'; expected a value");
+  CHECK(r.error->pos.column == 8);
 }
 
 TEST_CASE("auto-detection: JSON when it parses as JSON, else YAML flow style") {
@@ -219,6 +220,79 @@ TEST_CASE("hostile and odd input never throws") {
   CHECK(read_documents("a: *nope").error);
   CHECK(read_documents("? [a]\n: b\n").error);
   CHECK(read_documents("key: !!int abc\n").error);
+}
+
+}  // namespace podguard
+
+namespace podguard {
+namespace {
+
+// Records what a streaming reader passes on.
+class RecordingSink final : public DocumentSink {
+ public:
+  void document(Document&& doc) override { events.push_back("document " + doc.value.value("kind", "?")); }
+  bool wants_items() const override { return true; }
+  void begin_items() override { events.push_back("begin"); }
+  void item(const Json& item, const FieldPath& root, const SourceMap& positions) override {
+    events.push_back("item " + root.str() + " " + item.value("kind", "?") + " line " +
+                     std::to_string(positions.locate(root, FieldPath().key("kind")).line));
+  }
+  void end_items(bool is_list) override { events.push_back(is_list ? "end list" : "end retract"); }
+  std::vector<std::string> events;
+};
+
+}  // namespace
+
+TEST_CASE("JSON List items are streamed one at a time, then confirmed") {
+  RecordingSink sink;
+  const auto error = read_documents(
+      "{\"apiVersion\": \"v1\",\n \"items\": [\n  {\"kind\": \"Pod\"},\n  {\"kind\": \"Service\"}\n ],\n"
+      " \"kind\": \"List\"}\n",
+      InputFormat::kJson, ReadLimits{}, sink);
+  CHECK_FALSE(error);
+  CHECK(sink.events == std::vector<std::string>{"begin", "item items[0] Pod line 3", "item items[1] Service line 4",
+                                                "end list", "document List"});
+}
+
+TEST_CASE("items of an object that is not a List are retracted and the object comes whole") {
+  RecordingSink sink;
+  const auto error = read_documents("{\"items\": [{\"kind\": \"Pod\"}], \"kind\": \"Inventory\"}", InputFormat::kJson,
+                                    ReadLimits{}, sink);
+  CHECK_FALSE(error);
+  CHECK(sink.events ==
+        std::vector<std::string>{"begin", "item items[0] Pod line 1", "end retract", "document Inventory"});
+}
+
+TEST_CASE("a broken List retracts its items and reports the error") {
+  RecordingSink sink;
+  const auto error =
+      read_documents("{\"items\": [{\"kind\": \"Pod\"},\n {\"kind\": }], \"kind\": \"List\"}", InputFormat::kJson,
+                     ReadLimits{}, sink);
+  REQUIRE(error);
+  CHECK(error->pos.line == 2);
+  CHECK(sink.events == std::vector<std::string>{"begin", "item items[0] Pod line 1", "end retract"});
+}
+
+TEST_CASE("streamed items each get the node budget, so a List may exceed it in total") {
+  std::string text = "{\"kind\": \"List\", \"items\": [";
+  for (int i = 0; i < 50; ++i) text += std::string(i ? "," : "") + "{\"kind\": \"Pod\", \"a\": [1, 2, 3]}";
+  text += "]}";
+  ReadLimits limits;
+  limits.max_nodes = 20;
+  RecordingSink sink;
+  CHECK_FALSE(read_documents(text, InputFormat::kJson, limits, sink));
+  CHECK(sink.events.size() == 50 + 3);
+  CHECK(read_documents(text, InputFormat::kJson, limits).error);  // whole, it is over budget
+}
+
+TEST_CASE("YAML flow style that starts like JSON falls back to YAML only when JSON delivered nothing") {
+  RecordingSink sink;
+  CHECK_FALSE(read_documents("{kind: Pod}\n", InputFormat::kAuto, ReadLimits{}, sink));
+  CHECK(sink.events == std::vector<std::string>{"document Pod"});
+  RecordingSink second;
+  const auto error = read_documents("{\"kind\": \"Pod\"}\n{kind: Pod}\n", InputFormat::kAuto, ReadLimits{}, second);
+  CHECK(error);
+  CHECK(second.events == std::vector<std::string>{"document Pod"});
 }
 
 }  // namespace podguard

@@ -94,6 +94,46 @@ void sort_by_position(CheckedObject& o) {
   o.violation_pos = std::move(positions);
 }
 
+// Evaluates documents as the reader produces them; the items of a large
+// JSON List arrive one at a time and are never all in memory.
+class CheckingSink final : public DocumentSink {
+ public:
+  CheckingSink(const Policy& policy, const EvalOptions& eval, const std::string& file, FileResult& out)
+      : policy_(policy), eval_(eval), file_(file), out_(out) {}
+
+  void document(Document&& doc) override { evaluate(doc.value, {}, doc.positions, out_.objects); }
+  bool wants_items() const override { return true; }
+  void begin_items() override { pending_.clear(); }
+  void item(const Json& item, const FieldPath& root, const SourceMap& positions) override {
+    evaluate(item, root, positions, pending_);
+  }
+  void end_items(bool is_list) override {
+    if (is_list) std::move(pending_.begin(), pending_.end(), std::back_inserter(out_.objects));
+    pending_.clear();
+  }
+
+ private:
+  void evaluate(const Json& value, const FieldPath& root, const SourceMap& positions,
+                std::vector<CheckedObject>& into) {
+    for (ObjectVerdict& verdict : evaluate_document(policy_, value, eval_, root)) {
+      CheckedObject o;
+      o.file = file_;
+      o.pos = positions.locate(verdict.root, {});
+      for (const Violation& v : verdict.violations) o.violation_pos.push_back(positions.locate(verdict.root, v.path));
+      for (const AppliedExemption& e : verdict.exempted) o.exemption_pos.push_back(positions.locate(verdict.root, e.path));
+      o.verdict = std::move(verdict);
+      sort_by_position(o);
+      into.push_back(std::move(o));
+    }
+  }
+
+  const Policy& policy_;
+  const EvalOptions& eval_;
+  const std::string& file_;
+  FileResult& out_;
+  std::vector<CheckedObject> pending_;
+};
+
 void check_one(const Policy& policy, const ManifestInput& input, const EvalOptions& eval, FileResult& out) {
   std::string error;
   std::optional<std::string> text = read_input(input, error);
@@ -102,22 +142,10 @@ void check_one(const Policy& policy, const ManifestInput& input, const EvalOptio
     return;
   }
   const InputFormat format = has_json_extension(input.name) ? InputFormat::kJson : InputFormat::kAuto;
-  ReadResult read = read_documents(*text, format);
-  for (const Document& doc : read.documents) {
-    for (ObjectVerdict& verdict : evaluate_document(policy, doc.value, eval)) {
-      CheckedObject o;
-      o.file = input.name;
-      o.pos = doc.positions.locate(verdict.root, {});
-      for (const Violation& v : verdict.violations) o.violation_pos.push_back(doc.positions.locate(verdict.root, v.path));
-      for (const AppliedExemption& e : verdict.exempted) {
-        o.exemption_pos.push_back(doc.positions.locate(verdict.root, e.path));
-      }
-      o.verdict = std::move(verdict);
-      sort_by_position(o);
-      out.objects.push_back(std::move(o));
-    }
+  CheckingSink sink(policy, eval, input.name, out);
+  if (auto failed = read_documents(*text, format, ReadLimits{}, sink)) {
+    out.errors.push_back(InputError{input.name, failed->pos, failed->message});
   }
-  if (read.error) out.errors.push_back(InputError{input.name, read.error->pos, read.error->message});
 }
 
 }  // namespace

@@ -177,9 +177,10 @@ void collect(const Policy& policy, const Json& node, const EvalOptions& options,
 
 }  // namespace
 
-std::vector<ObjectVerdict> evaluate_document(const Policy& policy, const Json& document, const EvalOptions& options) {
+std::vector<ObjectVerdict> evaluate_document(const Policy& policy, const Json& document, const EvalOptions& options,
+                                             const FieldPath& root) {
   std::vector<ObjectVerdict> out;
-  collect(policy, document, options, {}, 0, out);
+  collect(policy, document, options, root, 0, out);
   return out;
 }
 

@@ -65,7 +65,9 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
                               FieldPath root = {});
 
 // Evaluates a document: one object, or every item of a List (recursively).
+// `root` is where the document sits in its source (items[3] for an item
+// streamed out of a List); verdict roots are prefixed with it.
 std::vector<ObjectVerdict> evaluate_document(const Policy& policy, const Json& document,
-                                             const EvalOptions& options);
+                                             const EvalOptions& options, const FieldPath& root = {});
 
 }  // namespace podguard

@@ -45,4 +45,37 @@ struct ReadLimits {
 ReadResult read_documents(std::string_view text, InputFormat format = InputFormat::kAuto,
                           const ReadLimits& limits = {});
 
+// Receives documents as they are read, so a caller can process a large input
+// without holding all of it.
+class DocumentSink {
+ public:
+  virtual ~DocumentSink() = default;
+
+  // A complete document (empty and null documents are not passed on).
+  virtual void document(Document&& doc) = 0;
+
+  // Streaming of top-level List items, for JSON input. When wants_items() is
+  // true, the items of a top-level object's "items" list are passed one at a
+  // time as they are parsed and freed after, so `kubectl get -o json` output
+  // of any size needs memory for one item only. Whether the object is a List
+  // shows only at its end (kubectl writes "items" before "kind"), so items
+  // are provisional: end_items(true) confirms them (the document that follows
+  // is the List with an empty items list); end_items(false) retracts them,
+  // and the whole object follows as an ordinary document.
+  virtual bool wants_items() const { return false; }
+  virtual void begin_items() {}
+  // `root` is items[i]; `positions` hold the item's fields under that root.
+  virtual void item(const Json& item, const FieldPath& root, const SourceMap& positions) {
+    (void)item;
+    (void)root;
+    (void)positions;
+  }
+  virtual void end_items(bool is_list) { (void)is_list; }
+};
+
+// Reads `text` into `sink`; returns the syntax error that stopped it, if any
+// (documents before it have been passed on).
+std::optional<ReadError> read_documents(std::string_view text, InputFormat format, const ReadLimits& limits,
+                                        DocumentSink& sink);
+
 }  // namespace podguard
