@@ -211,7 +211,7 @@ TEST_CASE("resources-required accepts pod-level resources") {
             .empty());
   auto v = run("resources-required", pod("  containers: [{name: a, resources: {requests: {cpu: 100m}}}]\n"));
   REQUIRE(v.size() == 1);
-  CHECK(v[0].message.find("resources.requests.memory, resources.limits.memory") != std::string::npos);
+  CHECK(v[0].message.find("resources lack requests.memory, limits.memory") == 0);
 }
 
 TEST_CASE("privileged-port only asks non-root containers") {

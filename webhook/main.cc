@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/check_command.h"
+#include "cli/review_command.h"
 #include "cli/rules_command.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +14,9 @@ int main(int argc, char** argv) {
 
   podguard::cli::CheckOptions check;
   CLI::App* check_cmd = podguard::cli::add_check_command(app, check);
+
+  podguard::cli::ReviewOptions review;
+  CLI::App* review_cmd = podguard::cli::add_review_command(app, review);
 
   bool markdown = false;
   CLI::App* rules_cmd = app.add_subcommand("rules", "Print the rule reference");
@@ -27,6 +31,7 @@ int main(int argc, char** argv) {
 
   try {
     if (check_cmd->parsed()) return podguard::cli::run_check(check);
+    if (review_cmd->parsed()) return podguard::cli::run_review(review);
     if (rules_cmd->parsed()) {
       markdown ? podguard::cli::write_rules_markdown(std::cout) : podguard::cli::write_rules_text(std::cout);
       return 0;

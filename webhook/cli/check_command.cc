@@ -2,17 +2,14 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <numeric>
-#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/manifest_files.h"
+#include "cli/policy_file.h"
 #include "engine/config.h"
 #include "engine/manifest_reader.h"
 
@@ -183,25 +180,6 @@ CheckReport check_inputs(const Policy& policy, const std::vector<std::string>& p
 
 namespace {
 
-std::optional<Policy> load_policy(const std::string& path) {
-  if (path.empty()) return Policy::defaults();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "podguard: cannot read config " << path << ": " << std::strerror(errno) << "\n";
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  ConfigLoad loaded = load_config(text.str());
-  if (!loaded.policy) {
-    std::cerr << format_config_errors(path, loaded.errors);
-    std::cerr << "podguard: config " << path << " is invalid (" << loaded.errors.size()
-              << (loaded.errors.size() == 1 ? " error" : " errors") << ")\n";
-    return std::nullopt;
-  }
-  return std::move(loaded.policy);
-}
-
 FailOn parse_fail_on(const std::string& s) {
   if (s == "warn") return FailOn::kWarn;
   if (s == "never") return FailOn::kNever;
@@ -211,7 +189,7 @@ FailOn parse_fail_on(const std::string& s) {
 }  // namespace
 
 int run_check(const CheckOptions& options) {
-  std::optional<Policy> policy = load_policy(options.config_path);
+  std::optional<Policy> policy = load_policy_file(options.config_path);
   if (!policy) return 2;
   EvalOptions eval;
   eval.default_namespace = options.default_namespace;

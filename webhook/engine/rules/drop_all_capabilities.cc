@@ -32,8 +32,8 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     }
     if (!drops_all) {
       out.add(&c, caps_path.key("drop"),
-              "capabilities.drop does not include ALL, so the process keeps the runtime's default capabilities "
-              "(CHOWN, SETUID, NET_RAW, ...); set securityContext.capabilities.drop: [ALL]");
+              "capabilities.drop does not include ALL (the runtime's defaults, such as NET_RAW, stay); set "
+              "securityContext.capabilities.drop: [ALL]");
     }
     const auto& added = json::items(json::field(caps, "add"));
     for (std::size_t i = 0; i < added.size(); ++i) {

@@ -87,7 +87,7 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     }
     if (ref.digest.empty()) {
       if (ref.tag.empty()) {
-        out.add(&c, path, quoted + " has no tag, so the runtime pulls :latest, which can change under you; " + fix);
+        out.add(&c, path, quoted + " has no tag, so it means the mutable :latest; " + fix);
         continue;
       }
       if (tag_disallowed(disallowed, ref.tag)) {

@@ -17,9 +17,8 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     const std::optional<bool> value = json::as_bool(ape);
     if (value == false) continue;
     out.add(&c, pod.container_path(c).key("securityContext").key("allowPrivilegeEscalation"),
-            std::string(value ? "allowPrivilegeEscalation is true" : "allowPrivilegeEscalation is not set") +
-                ", so setuid binaries and file capabilities can raise the process's privileges; set "
-                "securityContext.allowPrivilegeEscalation: false");
+            std::string(value ? "allowPrivilegeEscalation is true" : "allowPrivilegeEscalation is not set (it defaults to true)") +
+                "; set securityContext.allowPrivilegeEscalation: false");
   }
 }
 

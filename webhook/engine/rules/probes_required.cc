@@ -47,10 +47,8 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     std::string message = missing.size() == 2 ? "no livenessProbe and no readinessProbe"
                                               : "no " + missing.front();
     if (json::field(c.spec, "startupProbe") != nullptr) message += " (a startupProbe does not replace them)";
-    message +=
-        ", so Kubernetes cannot restart it when it hangs or keep traffic away while it is not ready; add " +
-        std::string(missing.size() == 2 ? "both probes" : missing.front()) +
-        ", e.g. httpGet on the health endpoint (/api/v1/health)";
+    message += "; add " + std::string(missing.size() == 2 ? "both" : missing.front()) +
+               ", e.g. httpGet on the health endpoint (/api/v1/health)";
     out.add(&c, pod.container_path(c).key(missing.front()), std::move(message));
   }
 }

@@ -18,8 +18,8 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     const bool explicit_false = json::as_bool(ro) == false;
     out.add(&c, pod.container_path(c).key("securityContext").key("readOnlyRootFilesystem"),
             std::string(explicit_false ? "readOnlyRootFilesystem is false" : "readOnlyRootFilesystem is not set") +
-                ", so the process can change its own image; set securityContext.readOnlyRootFilesystem: true "
-                "and mount an emptyDir where it must write (e.g. /tmp)");
+                "; set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where it must write "
+                "(e.g. /tmp)");
   }
 }
 

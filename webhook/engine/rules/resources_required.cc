@@ -39,15 +39,11 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     std::string missing;
     for (const Need& n : {Need{"requests", "cpu"}, Need{"requests", "memory"}, Need{"limits", "memory"}}) {
       if (has(resources, is_pod, n.kind, n.name) || has(pod_resources, is_pod, n.kind, n.name)) continue;
-      missing += (missing.empty() ? "" : ", ") + std::string("resources.") + std::string(n.kind) + "." +
-                 std::string(n.name);
+      missing += (missing.empty() ? "" : ", ") + std::string(n.kind) + "." + std::string(n.name);
     }
     if (missing.empty()) continue;
     out.add(&c, pod.container_path(c).key("resources"),
-            "missing " + missing +
-                ", so the scheduler cannot place the pod reliably and memory use is unbounded; set requests for "
-                "cpu and memory and a memory limit, e.g. requests: {cpu: 100m, memory: 128Mi}, limits: "
-                "{memory: 256Mi}");
+            "resources lack " + missing + "; set e.g. requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 256Mi}");
   }
 }
 

@@ -43,8 +43,8 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
         break;
       case RunAs::Verdict::kUnknown:
         out.add(&c, pod.effective_path(c, Origin::kContainer, {}),
-                "neither runAsUser nor runAsNonRoot is set on the container or the pod, so the image decides "
-                "and may run as root; set securityContext.runAsNonRoot: true and runAsUser: " +
+                "neither runAsUser nor runAsNonRoot is set on the container or the pod (the image may run as "
+                "root); set securityContext.runAsNonRoot: true and runAsUser: " +
                     example);
         break;
     }

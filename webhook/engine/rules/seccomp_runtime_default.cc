@@ -17,8 +17,8 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     if (type == "RuntimeDefault" || type == "Localhost") continue;
     if (profile.origin == Origin::kUnset) {
       out.add(&c, pod.spec_path().key("securityContext").key("seccompProfile"),
-              "no seccomp profile is set on the container or the pod, so it runs Unconfined unless the kubelet "
-              "defaults it; set securityContext.seccompProfile.type: RuntimeDefault in the pod spec");
+              "no seccomp profile is set on the container or the pod (it runs Unconfined); set "
+              "securityContext.seccompProfile.type: RuntimeDefault in the pod spec");
     } else {
       std::string message = "seccompProfile.type is ";
       if (type.empty()) {
@@ -27,9 +27,7 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
         message.append(1, '"').append(type).append(1, '"');
       }
       if (profile.origin == Origin::kPod) message += " in the pod securityContext";
-      message +=
-          ", which does not filter system calls; set seccompProfile.type: RuntimeDefault (or Localhost with a "
-          "reviewed profile)";
+      message += ", which filters no system calls; set seccompProfile.type: RuntimeDefault (or Localhost)";
       out.add(&c, pod.effective_path(c, profile.origin, {"seccompProfile", "type"}), std::move(message));
     }
   }

@@ -172,8 +172,7 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
             (set_grace ? "terminationGracePeriodSeconds is " + std::to_string(grace)
                        : "terminationGracePeriodSeconds is not set, so Kubernetes uses " + std::to_string(grace)) +
                 ", below the required " + std::to_string(min_seconds) +
-                ": the process is killed before it can drain in-flight requests after SIGTERM; set "
-                "terminationGracePeriodSeconds: " +
+                " to drain in-flight requests after SIGTERM; set terminationGracePeriodSeconds: " +
                 std::to_string(min_seconds) + " or more");
   }
 
@@ -193,10 +192,9 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     }
     if (slept > 0 && slept >= static_cast<double>(grace)) {
       out.add(&c, std::move(where),
-              "the preStop hook sleeps " + seconds_text(slept) + ", which uses up the whole " +
-                  std::to_string(grace) + "s grace period, so SIGTERM arrives with no time left to drain; sleep "
-                  "for less than the grace period (a few seconds is enough for endpoints to update) or raise "
-                  "terminationGracePeriodSeconds above the sleep");
+              "the preStop hook sleeps " + seconds_text(slept) + ", the whole " + std::to_string(grace) +
+                  "s grace period, leaving no time to drain after SIGTERM; sleep a few seconds (endpoints update "
+                  "quickly) or raise terminationGracePeriodSeconds above the sleep");
     }
   }
 }

@@ -1,0 +1,42 @@
+#include "cli/review_command.h"
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/manifest_files.h"
+#include "cli/policy_file.h"
+#include "engine/admission.h"
+
+namespace podguard::cli {
+
+CLI::App* add_review_command(CLI::App& app, ReviewOptions& options) {
+  CLI::App* cmd = app.add_subcommand("review", "Print the webhook's response to an AdmissionReview");
+  cmd->add_option("file", options.input, "AdmissionReview JSON file, or - for standard input")->capture_default_str();
+  cmd->add_option("-c,--config", options.config_path,
+                  "PolicyConfig file (default: the contract profile with its default actions)");
+  return cmd;
+}
+
+int run_review(const ReviewOptions& options) {
+  std::optional<Policy> policy = load_policy_file(options.config_path);
+  if (!policy) return 2;
+  const ManifestInput input{options.input == "-" ? "<stdin>" : options.input, options.input == "-"};
+  std::string error;
+  std::optional<std::string> body = read_input(input, error);
+  if (!body) {
+    std::cerr << input.name << ": error: " << error << "\n";
+    return 2;
+  }
+  const AdmissionResult result = review_admission_text(*policy, *body);
+  if (result.error) {
+    // What the webhook answers with HTTP 400.
+    std::cout << Json{{"error", "malformed AdmissionReview: " + result.error->message}}.dump() << "\n";
+    std::cerr << input.name << ": error: malformed AdmissionReview: " << result.error->message << "\n";
+    return 2;
+  }
+  std::cout << result.outcome->response.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  return result.outcome->decision == Decision::kDenied ? 1 : 0;
+}
+
+}  // namespace podguard::cli
