@@ -6,6 +6,7 @@
 #include "cli/check_command.h"
 #include "cli/review_command.h"
 #include "cli/rules_command.h"
+#include "cli/serve_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"podguard: keeps workloads that break the production container contract out of the cluster"};
@@ -17,6 +18,9 @@ int main(int argc, char** argv) {
 
   podguard::cli::ReviewOptions review;
   CLI::App* review_cmd = podguard::cli::add_review_command(app, review);
+
+  podguard::server::ServeOptions serve;
+  CLI::App* serve_cmd = podguard::cli::add_serve_command(app, serve);
 
   bool markdown = false;
   CLI::App* rules_cmd = app.add_subcommand("rules", "Print the rule reference");
@@ -32,6 +36,7 @@ int main(int argc, char** argv) {
   try {
     if (check_cmd->parsed()) return podguard::cli::run_check(check);
     if (review_cmd->parsed()) return podguard::cli::run_review(review);
+    if (serve_cmd->parsed()) return podguard::server::run_serve(serve);
     if (rules_cmd->parsed()) {
       markdown ? podguard::cli::write_rules_markdown(std::cout) : podguard::cli::write_rules_text(std::cout);
       return 0;

@@ -1,0 +1,45 @@
+#include "cli/serve_command.h"
+
+#include <CLI/CLI.hpp>
+
+namespace podguard::cli {
+
+CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
+  CLI::App* cmd = app.add_subcommand("serve", "Run the HTTPS validating admission webhook");
+  cmd->add_option("-c,--config", o.config_path, "PolicyConfig file; reloaded when it changes or on SIGHUP")
+      ->envname("PODGUARD_CONFIG");
+  cmd->add_option("--tls-cert", o.tls_cert, "PEM certificate chain; reloaded when it changes")
+      ->envname("PODGUARD_TLS_CERT");
+  cmd->add_option("--tls-key", o.tls_key, "PEM private key; reloaded when it changes")->envname("PODGUARD_TLS_KEY");
+  cmd->add_option("--client-ca", o.client_ca, "PEM CA bundle; when set, clients must present a certificate it signed")
+      ->envname("PODGUARD_CLIENT_CA");
+  cmd->add_option("--addr", o.addr, "HTTPS listen address (host:port; port 0 picks a free one)")
+      ->envname("PODGUARD_ADDR")
+      ->capture_default_str();
+  cmd->add_option("--metrics-addr", o.metrics_addr, "Plain-HTTP address for /metrics, /healthz and /readyz")
+      ->envname("PODGUARD_METRICS_ADDR")
+      ->capture_default_str();
+  cmd->add_option("--shutdown-timeout", o.shutdown_timeout,
+                  "Seconds from SIGTERM to exit, at most (keep it under the pod's termination grace period)")
+      ->envname("PODGUARD_SHUTDOWN_TIMEOUT")
+      ->capture_default_str();
+  cmd->add_option("--log-level", o.log_level, "debug, info, warn or error")
+      ->envname("PODGUARD_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  cmd->add_option("--max-connections", o.max_threads, "Connections served at once (one thread each)")
+      ->envname("PODGUARD_MAX_CONNECTIONS")
+      ->check(CLI::Range(std::size_t{4}, std::size_t{65536}))
+      ->capture_default_str();
+  cmd->add_option("--keep-alive-timeout", o.keep_alive_timeout, "Seconds an idle keep-alive connection stays open")
+      ->envname("PODGUARD_KEEP_ALIVE_TIMEOUT")
+      ->check(CLI::Range(1.0, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--reload-interval", o.reload_interval, "Seconds between checks of the config and TLS files")
+      ->envname("PODGUARD_RELOAD_INTERVAL")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  return cmd;
+}
+
+}  // namespace podguard::cli

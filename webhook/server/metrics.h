@@ -1,0 +1,59 @@
+// Prometheus metrics of the webhook, rendered in the text exposition format
+// on the plain-HTTP metrics address. Safe to update from any thread.
+#pragma once
+
+#include <array>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace podguard::server {
+
+class Metrics {
+ public:
+  Metrics();
+
+  // One admission request: kind (request.kind.kind), operation, decision
+  // (allowed, denied, untouched, error) and how long podguard took.
+  void observe_request(const std::string& kind, const std::string& operation, const std::string& decision,
+                       double seconds);
+  void count_violation(const std::string& rule, const std::string& action, bool ratcheted);
+  void count_exemption(const std::string& rule, const std::string& source);
+  void count_config_reload(bool ok);
+  void count_certificate_reload(bool ok);
+  void set_certificate_expiry(double unix_seconds);
+  void set_config_loaded_at(double unix_seconds);
+
+  std::string render() const;
+
+  // Upper bounds of the latency histogram buckets, in seconds.
+  static constexpr std::array<double, 14> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                       0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5};
+
+ private:
+  using Labels = std::vector<std::pair<std::string, std::string>>;
+  struct Histogram {
+    std::array<std::uint64_t, kBuckets.size()> buckets{};
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+
+  // Caps distinct label sets per metric so odd input cannot grow memory
+  // without bound; the rest are counted under "other".
+  static constexpr std::size_t kMaxSeries = 512;
+  template <typename Map>
+  static typename Map::mapped_type& series(Map& map, Labels labels);
+
+  mutable std::mutex mutex_;
+  std::map<Labels, std::uint64_t> requests_;
+  std::map<Labels, Histogram> durations_;
+  std::map<Labels, std::uint64_t> violations_;
+  std::map<Labels, std::uint64_t> exemptions_;
+  std::map<Labels, std::uint64_t> config_reloads_;
+  std::map<Labels, std::uint64_t> certificate_reloads_;
+  double certificate_expiry_ = 0;
+  double config_loaded_at_ = 0;
+};
+
+}  // namespace podguard::server

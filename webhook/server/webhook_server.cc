@@ -1,0 +1,531 @@
+#include "server/webhook_server.h"
+
+#include <malloc.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <httplib.h>
+
+#include "engine/admission.h"
+#include "engine/config.h"
+#include "server/elastic_task_queue.h"
+#include "server/json_log.h"
+#include "server/metrics.h"
+#include "server/tls_identity.h"
+
+namespace podguard::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kMaxBodyBytes = 3u << 20;  // larger reviews are answered 413
+constexpr int kListenBacklog = 1024;             // cpp-httplib listens with 5
+constexpr std::size_t kKeepAliveRequests = 1'000'000;
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string iso_time(std::time_t t) {
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
+}
+
+struct Address {
+  std::string host;
+  int port = 0;
+};
+
+// "host:port", "[::1]:8443" or ":8443" (all interfaces).
+std::optional<Address> parse_address(const std::string& text, std::string& error) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    error = "\"" + text + "\" is not host:port";
+    return std::nullopt;
+  }
+  Address a;
+  a.host = text.substr(0, colon);
+  if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
+  if (a.host.empty()) a.host = "0.0.0.0";
+  const std::string port = text.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    error = "\"" + text + "\" has no valid port (0-65535)";
+    return std::nullopt;
+  }
+  a.port = std::stoi(port);
+  return a;
+}
+
+// What tells a watched file changed: Kubernetes updates mounted Secrets and
+// ConfigMaps by swapping a symlink, which changes the inode stat() sees.
+struct FileStamp {
+  bool exists = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  long mtime_sec = 0;
+  long mtime_nsec = 0;
+
+  bool operator==(const FileStamp&) const = default;
+};
+
+FileStamp stamp(const std::string& path) {
+  FileStamp s;
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return s;
+  s.exists = true;
+  s.dev = st.st_dev;
+  s.ino = st.st_ino;
+  s.size = st.st_size;
+  s.mtime_sec = st.st_mtim.tv_sec;
+  s.mtime_nsec = st.st_mtim.tv_nsec;
+  return s;
+}
+
+std::optional<std::string> read_file(const std::string& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read " + path;
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// cpp-httplib servers with access to the listening socket, whose backlog
+// of 5 drops connections when an API server opens several at once.
+class TlsServer final : public httplib::SSLServer {
+ public:
+  using httplib::SSLServer::SSLServer;
+  void widen_backlog() {
+    const socket_t s = svr_sock_;
+    if (s != INVALID_SOCKET) ::listen(s, kListenBacklog);
+  }
+};
+
+class PlainServer final : public httplib::Server {
+ public:
+  void widen_backlog() {
+    const socket_t s = svr_sock_;
+    if (s != INVALID_SOCKET) ::listen(s, kListenBacklog);
+  }
+};
+
+void json_reply(httplib::Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+}
+
+class Webhook {
+ public:
+  Webhook(const ServeOptions& options, LogLevel level) : options_(options), log_(level) {}
+
+  int run();
+
+ private:
+  bool load_policy(const char* reason);
+  bool load_identity(const char* reason);
+  bool load_client_trust(const char* reason);
+  void watch_files();
+  void watch_signals();
+  Json readiness() const;
+  void handle_validate(const httplib::Request& req, httplib::Response& res);
+  void setup_routes(httplib::Server& server, bool admission);
+  int fail(const std::string& message);
+
+  const ServeOptions options_;
+  JsonLog log_;
+  Metrics metrics_;
+  TlsMaterial tls_;
+  std::atomic<std::shared_ptr<const Policy>> policy_;
+  std::atomic<bool> draining_{false};
+
+  FileStamp config_stamp_, cert_stamp_, key_stamp_, ca_stamp_;
+
+  std::mutex control_mutex_;
+  std::condition_variable control_;
+  bool reload_requested_ = false;
+  bool shutdown_requested_ = false;
+  bool stopping_ = false;
+};
+
+int Webhook::fail(const std::string& message) {
+  std::cerr << "podguard serve: " << message << "\n";
+  log_.write(LogLevel::kError, "startup_failed", {{"error", message}});
+  return 2;
+}
+
+bool Webhook::load_policy(const char* reason) {
+  config_stamp_ = stamp(options_.config_path);
+  std::string error;
+  std::optional<std::string> text = read_file(options_.config_path, error);
+  ConfigLoad loaded;
+  if (text) {
+    loaded = load_config(*text);
+    if (!loaded.policy) error = format_config_errors(options_.config_path, loaded.errors);
+  }
+  if (!loaded.policy) {
+    while (!error.empty() && error.back() == '\n') error.pop_back();
+    metrics_.count_config_reload(false);
+    log_.write(LogLevel::kError, "config_rejected",
+               {{"path", options_.config_path}, {"reason", reason}, {"error", error},
+                {"kept", policy_.load() ? "the previous config stays in force" : "no config loaded"}});
+    return false;
+  }
+  const std::string profile(to_string(loaded.policy->profile));
+  policy_.store(std::make_shared<const Policy>(std::move(*loaded.policy)));
+  metrics_.count_config_reload(true);
+  metrics_.set_config_loaded_at(unix_now());
+  log_.write(LogLevel::kInfo, "config_loaded", {{"path", options_.config_path}, {"reason", reason}, {"profile", profile}});
+  return true;
+}
+
+bool Webhook::load_identity(const char* reason) {
+  cert_stamp_ = stamp(options_.tls_cert);
+  key_stamp_ = stamp(options_.tls_key);
+  std::string error;
+  auto identity = TlsIdentity::load(options_.tls_cert, options_.tls_key, error);
+  if (!identity) {
+    metrics_.count_certificate_reload(false);
+    log_.write(LogLevel::kError, "certificate_rejected",
+               {{"cert", options_.tls_cert}, {"key", options_.tls_key}, {"reason", reason}, {"error", error},
+                {"kept", tls_.identity() ? "the previous certificate stays in use" : "no certificate loaded"}});
+    return false;
+  }
+  metrics_.count_certificate_reload(true);
+  metrics_.set_certificate_expiry(static_cast<double>(identity->not_after()));
+  log_.write(LogLevel::kInfo, "certificate_loaded",
+             {{"cert", options_.tls_cert}, {"reason", reason}, {"subject", identity->subject()},
+              {"sha256", identity->fingerprint()}, {"not_after", iso_time(identity->not_after())}});
+  tls_.set_identity(std::move(identity));
+  return true;
+}
+
+bool Webhook::load_client_trust(const char* reason) {
+  ca_stamp_ = stamp(options_.client_ca);
+  std::string error;
+  auto trust = ClientTrust::load(options_.client_ca, error);
+  if (!trust) {
+    metrics_.count_certificate_reload(false);
+    log_.write(LogLevel::kError, "client_ca_rejected", {{"path", options_.client_ca}, {"reason", reason}, {"error", error}});
+    return false;
+  }
+  tls_.set_client_trust(std::move(trust));
+  metrics_.count_certificate_reload(true);
+  log_.write(LogLevel::kInfo, "client_ca_loaded", {{"path", options_.client_ca}, {"reason", reason}});
+  return true;
+}
+
+void Webhook::watch_files() {
+  const auto interval = std::chrono::duration<double>(options_.reload_interval);
+  std::unique_lock<std::mutex> lock(control_mutex_);
+  while (!stopping_) {
+    control_.wait_for(lock, interval, [this] { return stopping_ || reload_requested_; });
+    if (stopping_) break;
+    const bool forced = std::exchange(reload_requested_, false);
+    lock.unlock();
+    const char* why = forced ? "SIGHUP" : "file changed";
+    if (forced || stamp(options_.config_path) != config_stamp_) load_policy(why);
+    if (forced || stamp(options_.tls_cert) != cert_stamp_ || stamp(options_.tls_key) != key_stamp_) {
+      load_identity(why);
+    }
+    if (!options_.client_ca.empty() && (forced || stamp(options_.client_ca) != ca_stamp_)) load_client_trust(why);
+    lock.lock();
+  }
+}
+
+void Webhook::watch_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  const timespec tick{0, 200'000'000};
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(control_mutex_);
+      if (stopping_) return;
+    }
+    const int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig < 0) continue;
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    if (sig == SIGHUP) {
+      reload_requested_ = true;
+    } else {
+      log_.write(LogLevel::kInfo, "signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      shutdown_requested_ = true;
+    }
+    control_.notify_all();
+  }
+}
+
+Json Webhook::readiness() const {
+  Json reasons = Json::array();
+  if (draining_) reasons.push_back("shutting down");
+  if (!policy_.load()) reasons.push_back("no policy config loaded");
+  const auto identity = tls_.identity();
+  const std::time_t now = std::time(nullptr);
+  if (!identity) {
+    reasons.push_back("no serving certificate loaded");
+  } else if (now >= identity->not_after()) {
+    reasons.push_back("the serving certificate expired at " + iso_time(identity->not_after()));
+  } else if (now < identity->not_before()) {
+    reasons.push_back("the serving certificate is valid only from " + iso_time(identity->not_before()));
+  }
+  return reasons;
+}
+
+void Webhook::handle_validate(const httplib::Request& req, httplib::Response& res) {
+  const auto start = Clock::now();
+  const std::shared_ptr<const Policy> policy = policy_.load();
+  const AdmissionResult result = review_admission_text(*policy, req.body);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (result.error) {
+    const std::string message = "malformed AdmissionReview: " + result.error->message;
+    json_reply(res, 400, {{"error", message}});
+    metrics_.observe_request("", "", "error", seconds);
+    log_.write(LogLevel::kWarn, "admission_rejected",
+               {{"status", 400}, {"error", message}, {"remote", req.remote_addr}});
+    return;
+  }
+  const AdmissionOutcome& o = *result.outcome;
+  res.status = 200;
+  res.set_content(o.response.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+  const std::string decision(to_string(o.decision));
+  metrics_.observe_request(o.kind, o.operation, decision, seconds);
+  Json violations = Json::array();
+  for (std::size_t i = 0; i < o.violations.size(); ++i) {
+    const Violation& v = o.violations[i];
+    const std::string action(to_string(v.action));
+    metrics_.count_violation(v.rule, action, o.ratcheted[i]);
+    violations.push_back({{"rule", v.rule},
+                          {"action", action},
+                          {"container", v.container ? Json(*v.container) : Json(nullptr)},
+                          {"path", v.path.str()},
+                          {"ratcheted", static_cast<bool>(o.ratcheted[i])}});
+  }
+  Json exempted = Json::array();
+  for (const AppliedExemption& e : o.exempted) {
+    metrics_.count_exemption(e.rule, e.source);
+    exempted.push_back({{"rule", e.rule},
+                        {"source", e.source},
+                        {"reason", e.reason},
+                        {"container", e.container ? Json(*e.container) : Json(nullptr)}});
+  }
+  if (log_.enabled(LogLevel::kInfo)) {
+    Json fields = {{"uid", o.uid},
+                   {"kind", o.kind},
+                   {"namespace", o.ns},
+                   {"name", o.name},
+                   {"operation", o.operation},
+                   {"decision", decision},
+                   {"dry_run", o.dry_run},
+                   {"duration_ms", seconds * 1000}};
+    if (!o.sub_resource.empty()) fields["sub_resource"] = o.sub_resource;
+    if (!violations.empty()) fields["violations"] = std::move(violations);
+    if (!exempted.empty()) fields["exempted"] = std::move(exempted);
+    log_.write(LogLevel::kInfo, "admission", fields);
+  }
+}
+
+void Webhook::setup_routes(httplib::Server& server, bool admission) {
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { json_reply(res, 200, {{"status", "ok"}}); });
+  server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    const Json reasons = readiness();
+    if (reasons.empty()) {
+      json_reply(res, 200, {{"status", "ready"}});
+    } else {
+      json_reply(res, 503, {{"status", "not ready"}, {"reasons", reasons}});
+    }
+  });
+  if (admission) {
+    server.Post("/validate", [this](const httplib::Request& req, httplib::Response& res) { handle_validate(req, res); });
+    auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("Allow", "POST");
+      json_reply(res, 405, {{"error", "method " + req.method + " is not allowed on /validate; use POST"}});
+    };
+    server.Get("/validate", not_allowed);
+    server.Put("/validate", not_allowed);
+    server.Patch("/validate", not_allowed);
+    server.Delete("/validate", not_allowed);
+    server.Options("/validate", not_allowed);
+  } else {
+    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+  }
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    std::string error = "HTTP " + std::to_string(res.status);
+    if (res.status == 400) error = "bad request";
+    if (res.status == 404) error = "no such path: " + req.path + " (the webhook serves POST /validate)";
+    if (res.status == 413) error = "request body larger than 3 MiB";
+    if (res.status == 414) error = "request URI too long";
+    json_reply(res, res.status, {{"error", error}});
+  });
+  server.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log_.write(LogLevel::kError, "internal_error", {{"path", req.path}, {"error", what}});
+    json_reply(res, 500, {{"error", "internal error"}});
+  });
+  server.set_tcp_nodelay(true);
+  server.set_keep_alive_max_count(kKeepAliveRequests);
+  server.set_keep_alive_timeout(static_cast<time_t>(options_.keep_alive_timeout));
+  server.set_read_timeout(std::chrono::duration<double>(options_.read_timeout));
+  server.set_write_timeout(std::chrono::duration<double>(options_.read_timeout));
+  server.set_payload_max_length(kMaxBodyBytes);
+  const std::size_t max_threads = admission ? options_.max_threads : 8;
+  server.new_task_queue = [max_threads] { return new ElasticTaskQueue(2, max_threads, std::chrono::seconds(60)); };
+}
+
+int Webhook::run() {
+  if (options_.config_path.empty()) return fail("--config (PODGUARD_CONFIG) is required");
+  if (options_.tls_cert.empty()) return fail("--tls-cert (PODGUARD_TLS_CERT) is required");
+  if (options_.tls_key.empty()) return fail("--tls-key (PODGUARD_TLS_KEY) is required");
+  if (!(options_.shutdown_timeout > 0)) return fail("--shutdown-timeout must be a positive number of seconds");
+  std::string error;
+  const std::optional<Address> addr = parse_address(options_.addr, error);
+  if (!addr) return fail("--addr: " + error);
+  const std::optional<Address> metrics_addr = parse_address(options_.metrics_addr, error);
+  if (!metrics_addr) return fail("--metrics-addr: " + error);
+
+  if (!load_policy("startup")) {
+    std::string detail;
+    std::optional<std::string> text = read_file(options_.config_path, detail);
+    if (text) detail = format_config_errors(options_.config_path, load_config(*text).errors);
+    while (!detail.empty() && detail.back() == '\n') detail.pop_back();
+    return fail("invalid config:\n" + detail);
+  }
+  if (!load_identity("startup")) {
+    std::string detail;
+    TlsIdentity::load(options_.tls_cert, options_.tls_key, detail);
+    return fail("invalid TLS files: " + detail);
+  }
+  if (!options_.client_ca.empty() && !load_client_trust("startup")) {
+    std::string detail;
+    ClientTrust::load(options_.client_ca, detail);
+    return fail("invalid --client-ca: " + detail);
+  }
+
+  // Signals are taken by one thread with sigtimedwait; every other thread
+  // inherits this mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  // Bounded malloc arenas: with a thread per connection, glibc would create
+  // up to eight per core, most of their memory idle.
+  mallopt(M_ARENA_MAX, 4);
+
+  TlsServer https([this](SSL_CTX& ctx) { return tls_.configure(ctx, !options_.client_ca.empty()); });
+  if (!https.is_valid()) return fail("could not set up TLS");
+  setup_routes(https, true);
+  PlainServer metrics;
+  setup_routes(metrics, false);
+
+  int https_port = addr->port;
+  if (addr->port == 0) {
+    https_port = https.bind_to_any_port(addr->host);
+  } else if (!https.bind_to_port(addr->host, addr->port)) {
+    https_port = -1;
+  }
+  if (https_port <= 0) return fail("cannot listen on " + options_.addr + " (address in use, or not allowed?)");
+  https.widen_backlog();
+  int metrics_port = metrics_addr->port;
+  if (metrics_addr->port == 0) {
+    metrics_port = metrics.bind_to_any_port(metrics_addr->host);
+  } else if (!metrics.bind_to_port(metrics_addr->host, metrics_addr->port)) {
+    metrics_port = -1;
+  }
+  if (metrics_port <= 0) return fail("cannot listen on " + options_.metrics_addr + " (address in use, or not allowed?)");
+  metrics.widen_backlog();
+
+  std::promise<void> https_done;
+  std::future<void> https_finished = https_done.get_future();
+  std::thread https_thread([&https, &https_done] {
+    https.listen_after_bind();
+    https_done.set_value();
+  });
+  std::thread metrics_thread([&metrics] { metrics.listen_after_bind(); });
+  std::thread files_thread([this] { watch_files(); });
+  std::thread signals_thread([this] { watch_signals(); });
+  log_.write(LogLevel::kInfo, "listening",
+             {{"addr", addr->host + ":" + std::to_string(https_port)},
+              {"port", https_port},
+              {"metrics_addr", metrics_addr->host + ":" + std::to_string(metrics_port)},
+              {"metrics_port", metrics_port},
+              {"client_ca", !options_.client_ca.empty()},
+              {"version", PODGUARD_VERSION}});
+
+  {
+    std::unique_lock<std::mutex> lock(control_mutex_);
+    control_.wait(lock, [this] { return shutdown_requested_; });
+  }
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(options_.shutdown_timeout));
+  // Readiness fails first, then the listener closes; requests in flight
+  // finish and idle keep-alive connections close within their timeout.
+  draining_ = true;
+  log_.write(LogLevel::kInfo, "draining", {{"shutdown_timeout_seconds", options_.shutdown_timeout}});
+  https.stop();
+  const bool clean = https_finished.wait_until(deadline) == std::future_status::ready;
+  if (!clean) {
+    log_.write(LogLevel::kError, "shutdown_timeout",
+               {{"error", "requests still running after the shutdown timeout; exiting anyway"}});
+    std::fflush(stdout);
+    std::_Exit(1);
+  }
+  https_thread.join();
+  metrics.stop();
+  metrics_thread.join();
+  {
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    stopping_ = true;
+  }
+  control_.notify_all();
+  files_thread.join();
+  signals_thread.join();
+  log_.write(LogLevel::kInfo, "stopped", Json::object());
+  return 0;
+}
+
+}  // namespace
+
+int run_serve(const ServeOptions& options) {
+  const std::optional<LogLevel> level = parse_log_level(options.log_level);
+  if (!level) {
+    std::cerr << "podguard serve: --log-level must be debug, info, warn or error\n";
+    return 2;
+  }
+  Webhook webhook(options, *level);
+  return webhook.run();
+}
+
+}  // namespace podguard::server

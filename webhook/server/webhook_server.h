@@ -1,0 +1,33 @@
+// `podguard serve`: the HTTPS validating admission webhook around the
+// engine. It owns the listening sockets, TLS, hot reload of the config and
+// the certificate, health, metrics, logs and graceful shutdown; every
+// admission decision is made by engine/admission.
+#pragma once
+
+#include <string>
+
+namespace podguard::server {
+
+struct ServeOptions {
+  std::string config_path;                  // PolicyConfig file (required)
+  std::string tls_cert;                     // PEM certificate chain (required)
+  std::string tls_key;                      // PEM private key (required)
+  std::string client_ca;                    // PEM CA bundle; when set, clients must present a certificate it signed
+  std::string addr = "0.0.0.0:8443";        // HTTPS address; port 0 picks a free port (logged)
+  std::string metrics_addr = "0.0.0.0:9090";  // plain-HTTP /metrics address; port 0 picks a free port
+  double shutdown_timeout = 25;             // seconds from SIGTERM to exit, at most
+  std::string log_level = "info";           // debug, info, warn, error
+
+  // Tuning, with defaults sized for an API server's connection pattern.
+  double reload_interval = 1;       // seconds between checks of the watched files
+  double read_timeout = 10;         // seconds a client may stall mid-request
+  double keep_alive_timeout = 5;    // seconds an idle keep-alive connection is kept
+  std::size_t max_threads = 1024;   // connections served at once
+};
+
+// Runs the webhook until SIGTERM or SIGINT. Returns the exit code: 0 after a
+// graceful shutdown; 1 when shutdown timed out; 2 when the options, the
+// config or the TLS files are invalid (reported before listening).
+int run_serve(const ServeOptions& options);
+
+}  // namespace podguard::server
