@@ -3,6 +3,7 @@
 #include <string>
 
 #include "engine/config.h"
+#include "fixture_files.h"
 
 namespace podguard {
 namespace {
@@ -167,6 +168,15 @@ TEST_CASE("dates") {
   CHECK_FALSE(parse_day("2023-02-29"));
   CHECK_FALSE(parse_day("2027-3-31"));
   CHECK(format_day(*parse_day("2027-03-31")) == "2027-03-31");
+}
+
+}  // namespace podguard
+
+namespace podguard {
+
+TEST_CASE("the example policy in examples/ is valid") {
+  const ConfigLoad load = load_config(testing::read_text(std::filesystem::path(PODGUARD_SOURCE_DIR) / "examples" / "policy.yaml"));
+  CHECK_MESSAGE(load.policy, format_config_errors("examples/policy.yaml", load.errors));
 }
 
 }  // namespace podguard

@@ -35,6 +35,10 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
       ->envname("PODGUARD_KEEP_ALIVE_TIMEOUT")
       ->check(CLI::Range(1.0, 3600.0))
       ->capture_default_str();
+  cmd->add_option("--read-timeout", o.read_timeout, "Seconds a client may stall in the middle of a request")
+      ->envname("PODGUARD_READ_TIMEOUT")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
   cmd->add_option("--reload-interval", o.reload_interval, "Seconds between checks of the config and TLS files")
       ->envname("PODGUARD_RELOAD_INTERVAL")
       ->check(CLI::Range(0.05, 3600.0))

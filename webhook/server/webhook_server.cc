@@ -210,12 +210,15 @@ bool Webhook::load_identity(const char* reason) {
                 {"kept", tls_.identity() ? "the previous certificate stays in use" : "no certificate loaded"}});
     return false;
   }
-  metrics_.count_certificate_reload(true);
+  const Json fields = {{"cert", options_.tls_cert},
+                       {"reason", reason},
+                       {"subject", identity->subject()},
+                       {"sha256", identity->fingerprint()},
+                       {"not_after", iso_time(identity->not_after())}};
   metrics_.set_certificate_expiry(static_cast<double>(identity->not_after()));
-  log_.write(LogLevel::kInfo, "certificate_loaded",
-             {{"cert", options_.tls_cert}, {"reason", reason}, {"subject", identity->subject()},
-              {"sha256", identity->fingerprint()}, {"not_after", iso_time(identity->not_after())}});
-  tls_.set_identity(std::move(identity));
+  tls_.set_identity(std::move(identity));  // in use before anyone reads that it is
+  metrics_.count_certificate_reload(true);
+  log_.write(LogLevel::kInfo, "certificate_loaded", fields);
   return true;
 }
 

@@ -1,0 +1,89 @@
+#include <doctest/doctest.h>
+
+#include "engine/admission.h"
+
+namespace podguard {
+namespace {
+
+Json pod(const std::string& image) {
+  return Json{{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"name", "p"}, {"namespace", "shop"}}},
+              {"spec", {{"containers", Json::array({{{"name", "app"}, {"image", image}}})}}}};
+}
+
+Json review(const std::string& operation, const Json& object, const Json& old_object = nullptr) {
+  return Json{{"apiVersion", "admission.k8s.io/v1"},
+              {"kind", "AdmissionReview"},
+              {"request",
+               {{"uid", "u1"}, {"operation", operation}, {"namespace", "shop"}, {"object", object}, {"oldObject", old_object}}}};
+}
+
+Policy only(std::string_view rule, Action action) {
+  Policy p = Policy::defaults();
+  for (auto& s : p.rules) s.action = Action::kOff;
+  p.rules[RuleRegistry::builtin().index_of(rule).value()].action = action;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("fit_warnings keeps each warning within 256 bytes, cut at a character boundary") {
+  std::string long_utf8;
+  for (int i = 0; i < 200; ++i) long_utf8 += "é";  // two bytes each
+  const auto fitted = fit_warnings({long_utf8, "short"});
+  REQUIRE(fitted.size() == 2);
+  CHECK(fitted[0].size() <= kMaxWarningLength);
+  CHECK(fitted[0].substr(fitted[0].size() - 3) == "...");
+  const std::string body = fitted[0].substr(0, fitted[0].size() - 3);
+  CHECK(body.size() % 2 == 0);  // no half character
+  CHECK(fitted[1] == "short");
+}
+
+TEST_CASE("fit_warnings keeps the total within 4096 bytes and says how many were left out") {
+  const std::vector<std::string> many(100, std::string(200, 'w'));
+  const auto fitted = fit_warnings(many);
+  std::size_t total = 0;
+  for (const auto& w : fitted) total += w.size();
+  CHECK(total <= kMaxWarningsTotal);
+  CHECK(fitted.back().find("more warnings not shown") != std::string::npos);
+  const std::size_t shown = fitted.size() - 1;
+  CHECK(fitted.back().rfind(std::to_string(100 - shown) + " more", 0) == 0);
+}
+
+TEST_CASE("malformed reviews are errors with a reason") {
+  const Policy p = Policy::defaults();
+  CHECK(review_admission_text(p, "{").error);
+  CHECK(review_admission_text(p, "[]").error->message == "the body is not a JSON object");
+  CHECK(review_admission(p, Json{{"apiVersion", "v1"}, {"kind", "AdmissionReview"}}).error->message.find("apiVersion") == 0);
+  Json no_uid = review("CREATE", pod("app:1"));
+  no_uid["request"].erase("uid");
+  CHECK(review_admission(p, no_uid).error->message == "request.uid is missing");
+  Json bad_op = review("PATCH", pod("app:1"));
+  CHECK(review_admission(p, bad_op).error);
+  Json no_object = review("CREATE", nullptr);
+  CHECK(review_admission(p, no_object).error->message == "request.object is missing for CREATE");
+}
+
+TEST_CASE("UPDATE ratchets: only violations the old object lacked deny") {
+  const Policy p = only("image-pinned", Action::kDeny);
+  const auto same = review_admission(p, review("UPDATE", pod("nginx"), pod("nginx")));
+  REQUIRE(same.outcome);
+  CHECK(same.outcome->decision == Decision::kAllowed);
+  CHECK(same.outcome->ratcheted == std::vector<bool>{true});
+  const auto fixed_then_broken = review_admission(p, review("UPDATE", pod("nginx"), pod("nginx:1.25")));
+  CHECK(fixed_then_broken.outcome->decision == Decision::kDenied);
+  const auto create = review_admission(p, review("CREATE", pod("nginx")));
+  CHECK(create.outcome->decision == Decision::kDenied);
+  CHECK(create.outcome->response["response"]["status"]["code"] == 403);
+}
+
+TEST_CASE("kinds without a pod spec are untouched") {
+  Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "c"}}}};
+  const auto r = review_admission(Policy::defaults(), review("CREATE", cm));
+  REQUIRE(r.outcome);
+  CHECK(r.outcome->decision == Decision::kUntouched);
+  CHECK(r.outcome->response["response"]["allowed"] == true);
+}
+
+}  // namespace podguard

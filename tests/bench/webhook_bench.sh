@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# Benchmark of `podguard serve` (not a test: it prints figures and checks the
+# targets, it fails only when it cannot run). With wrk over TLS keep-alive it
+# POSTs a realistic AdmissionReview (tests/bench/pod-review.json: a Pod a
+# Deployment's ReplicaSet creates, allowed) to:
+#   - podguard serve, contract profile;
+#   - null_tls_server: cpp-httplib with podguard's server tuning answering
+#     podguard's exact response bytes without reading the review (the floor);
+#   - nginx answering the same bytes from its config (a reference server);
+# at 1 and 32 connections, then podguard at 128 connections, and prints
+# reviews/s, p50, p99, the servers' CPU per review, podguard's RSS idle and
+# under load, and each target with PASS/FAIL:
+#   throughput >= 0.9x the null server's, p99 <= 0.5 ms at 1 connection and
+#   <= 5 ms at 32, RSS <= 20 MiB idle and <= 64 MiB at 128 connections.
+#
+#   tests/bench/webhook_bench.sh [SECONDS=10] [WARMUP_SECONDS=3]
+#
+# wrk runs with one thread (-t1), so on a 2-core machine one core is left to
+# the server. Missing Debian packages (wrk, nginx, curl, jq) are installed
+# with apt-get. Everything the script starts is stopped on exit.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+duration=${1:-10}
+warmup=${2:-3}
+build="$root/build-bench"
+bench="$root/tests/bench"
+
+# --- tools ------------------------------------------------------------------
+missing=()
+for pair in wrk:wrk nginx:nginx curl:curl jq:jq openssl:openssl; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin command -v "${pair%%:*}" >/dev/null 2>&1 ||
+    missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "installing ${missing[*]} (apt-get)" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
+    { $sudo apt-get update -qq >/dev/null && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
+fi
+PATH=$PATH:/usr/sbin
+nginx_bin=$(command -v nginx)
+
+# --- build ------------------------------------------------------------------
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j "$(nproc)" --target podguard null_tls_server >/dev/null
+podguard="$build/webhook/podguard"
+null_server="$build/tests/null_tls_server"
+
+# --- processes and cleanup --------------------------------------------------
+work=$(mktemp -d /tmp/podguard-webhook-bench.XXXXXX)
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+die() { echo "webhook_bench: $*" >&2; exit 1; }
+
+used_ports=" "
+# free_port: a loopback TCP port nothing listens on (and not handed out yet).
+free_port() {
+  local port
+  while true; do
+    port=$((20000 + RANDOM % 40000))
+    case $used_ports in *" $port "*) continue ;; esac
+    if ! ss -Htln "sport = :$port" 2>/dev/null | grep -q .; then
+      used_ports+="$port "
+      echo "$port"
+      return
+    fi
+  done
+}
+
+# wait_tcp PORT PID: until PORT accepts connections (PID must stay alive).
+wait_tcp() {
+  local i
+  for i in $(seq 100); do
+    kill -0 "$2" 2>/dev/null || return 1
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# rss_kib PID: VmRSS of PID in KiB (read without forking).
+rss_kib() {
+  local key value _
+  while read -r key value _; do
+    if [ "$key" = VmRSS: ]; then echo "$value"; return; fi
+  done <"/proc/$1/status"
+}
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+# cpu_ticks PID...: user+system clock ticks of the processes (all threads).
+cpu_ticks() {
+  local total=0 pid stat
+  for pid in "$@"; do
+    stat=$(<"/proc/$pid/stat") || continue
+    stat=${stat##*) }  # fields from 3 on; the command name may hold spaces
+    set -- $stat
+    total=$((total + ${12} + ${13}))
+  done
+  echo "$total"
+}
+# machine_busy_ticks: clock ticks every core spent not idle.
+machine_busy_ticks() {
+  local _cpu user nice system idle iowait irq softirq steal _rest
+  read -r _cpu user nice system idle iowait irq softirq steal _rest </proc/stat
+  echo $((user + nice + system + irq + softirq + steal))
+}
+hz=$(getconf CLK_TCK)
+# children_ticks: user+system clock ticks of this shell's finished children
+# (the wrk runs, mostly), from the `times` builtin.
+children_ticks() {
+  local t
+  t=$(times | tail -n 1)
+  awk -v t="$t" -v hz="$hz" 'BEGIN {
+    split(t, f, " "); s = 0
+    for (i = 1; i <= 2; i++) { split(f[i], p, "m"); s += p[1] * 60 + p[2] }
+    printf "%d", s * hz + 0.5
+  }'
+}
+# wait_quiet: until the rest of the machine uses under a quarter of a core
+# for a second (at most $quiet_wait seconds); the figures of a shared
+# machine are otherwise noise. Reports how long it waited when it had to.
+quiet_wait=${QUIET_WAIT:-120}
+waited_total=0
+wait_quiet() {
+  local i b0 b1
+  for ((i = 0; i < quiet_wait; i++)); do
+    b0=$(machine_busy_ticks)
+    sleep 1
+    b1=$(machine_busy_ticks)
+    if [ $((b1 - b0)) -lt $((hz / 4)) ]; then
+      waited_total=$((waited_total + i))
+      return 0
+    fi
+  done
+  waited_total=$((waited_total + i))
+  echo "webhook_bench: the machine stayed busy for ${quiet_wait} s; measuring anyway" >&2
+}
+
+# --- inputs -----------------------------------------------------------------
+"$root/certs/make-certs.sh" -o "$work/certs" >/dev/null 2>"$work/certs.log" ||
+  die "certs/make-certs.sh failed: $(cat "$work/certs.log")"
+cert="$work/certs/tls.crt"
+key="$work/certs/tls.key"
+ca="$work/certs/ca.crt"
+printf 'apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\nprofile: contract\n' >"$work/config.yaml"
+# The API server sends compact JSON.
+jq -c . "$bench/pod-review.json" >"$work/review.json"
+
+# --- podguard ---------------------------------------------------------------
+pg_port=$(free_port)
+pg_metrics_port=$(free_port)
+"$podguard" serve --config "$work/config.yaml" --tls-cert "$cert" --tls-key "$key" \
+  --addr "127.0.0.1:$pg_port" --metrics-addr "127.0.0.1:$pg_metrics_port" >/dev/null 2>"$work/podguard.err" &
+pg_pid=$!
+pids+=("$pg_pid")
+wait_tcp "$pg_port" "$pg_pid" || die "podguard serve did not start: $(cat "$work/podguard.err")"
+sleep 1
+rss_start=$(rss_kib "$pg_pid")
+
+post() {  # post PORT OUT: one review over TLS; prints the HTTP status
+  curl -sS --cacert "$ca" -o "$2" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary "@$work/review.json" "https://127.0.0.1:$1/validate"
+}
+status=$(post "$pg_port" "$work/response.json")
+[ "$status" = 200 ] || die "podguard answered HTTP $status: $(cat "$work/response.json")"
+grep -q '"allowed":true' "$work/response.json" || die "the review is not allowed: $(cat "$work/response.json")"
+
+# --- null server ------------------------------------------------------------
+null_port=$(free_port)
+"$null_server" "$cert" "$key" "$null_port" "$work/response.json" >/dev/null 2>"$work/null.err" &
+null_pid=$!
+pids+=("$null_pid")
+wait_tcp "$null_port" "$null_pid" || die "null_tls_server did not start: $(cat "$work/null.err")"
+
+# --- nginx ------------------------------------------------------------------
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+response=$(<"$work/response.json")
+case $response in *'$'*) die "the response holds a \$, which nginx's return would expand" ;; esac
+response=${response//\\/\\\\}
+response=${response//\'/\\\'}
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes $(nproc);
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 5s;
+  tcp_nodelay on;
+  client_max_body_size 3m;
+  client_body_buffer_size 64k;
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $cert;
+    ssl_certificate_key $key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location = /validate {
+      default_type application/json;
+      return 200 '$response';
+    }
+  }
+}
+EOF
+"$nginx_bin" -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" -g 'daemon off;' \
+  >/dev/null 2>"$work/nginx.err" &
+nginx_pid=$!
+pids+=("$nginx_pid")
+wait_tcp "$nginx_port" "$nginx_pid" || die "nginx did not start: $(cat "$work/nginx.err" "$work/nginx/error.log" 2>/dev/null)"
+
+# Every server must answer the same bytes.
+for port in "$null_port" "$nginx_port"; do
+  status=$(post "$port" "$work/check.json")
+  [ "$status" = 200 ] && cmp -s "$work/check.json" "$work/response.json" ||
+    die "the server on port $port answered HTTP $status and not podguard's response"
+done
+tls=$(openssl s_client -connect "127.0.0.1:$pg_port" -CAfile "$ca" </dev/null 2>/dev/null |
+  awk '/^New, / { sub(/,$/, "", $2); print $2 " " $NF; exit }')
+
+# --- runs -------------------------------------------------------------------
+server_pids() {  # the processes doing the server's work
+  case $1 in
+    podguard) echo "$pg_pid" ;;
+    null) echo "$null_pid" ;;
+    nginx) echo "$nginx_pid" $(pgrep -P "$nginx_pid" || true) ;;
+  esac
+}
+server_port() {
+  case $1 in podguard) echo "$pg_port" ;; null) echo "$null_port" ;; nginx) echo "$nginx_port" ;; esac
+}
+
+# to_ms VALUE: a wrk duration (850.00us, 1.20ms, 2.00s, 1.00m) in milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : -1
+    if (f < 0) exit 1
+    printf "%.3f", n * f
+  }'
+}
+
+rows=()
+declare -A rps p50 p99 peak_rss
+# bench NAME CONNECTIONS SECONDS [sample]: one wrk run; records the figures
+# (with "sample", podguard's peak RSS too, sampled every 100 ms).
+bench() {
+  local name=$1 conns=$2 secs=$3 sample=${4:-} out="$work/wrk-$1-$2.txt"
+  local port spids cpu0 busy0 wrk0 cpu1 busy1 wrk1 peak=0 rss wrk_pid
+  port=$(server_port "$name")
+  spids=$(server_pids "$name")
+  wait_quiet
+  cpu0=$(cpu_ticks $spids)
+  wrk0=$(children_ticks)
+  busy0=$(machine_busy_ticks)
+  WRK_BODY="$work/review.json" wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s --latency \
+    -s "$bench/wrk-post.lua" "https://127.0.0.1:$port/validate" >"$out" 2>&1 &
+  wrk_pid=$!
+  if [ -n "$sample" ]; then
+    while kill -0 "$wrk_pid" 2>/dev/null; do
+      rss=$(rss_kib "$pg_pid")
+      [ "$rss" -gt "$peak" ] && peak=$rss
+      sleep 0.1
+    done
+  fi
+  wait "$wrk_pid" || die "wrk failed against $name: $(cat "$out")"
+  busy1=$(machine_busy_ticks)
+  cpu1=$(cpu_ticks $spids)
+  wrk1=$(children_ticks)
+  [ -n "$sample" ] && peak_rss[$name-$conns]=$peak
+
+  local requests rate l50 l99 errors non2xx
+  requests=$(awk '/ requests in / { print $1 }' "$out")
+  rate=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+  l50=$(awk '$1 == "50%" { print $2 }' "$out")
+  l99=$(awk '$1 == "99%" { print $2 }' "$out")
+  errors=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
+  non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
+  [ -n "$requests" ] && [ -n "$rate" ] && [ -n "$l50" ] && [ -n "$l99" ] ||
+    die "cannot read wrk's output for $name at $conns connections: $(cat "$out")"
+  [ "${errors:-0}" = 0 ] && [ "${non2xx:-0}" = 0 ] ||
+    die "$name at $conns connections: ${errors:-0} socket errors, ${non2xx:-0} non-2xx responses: $(cat "$out")"
+  [ "$secs" = "$duration" ] || return 0  # a warm-up
+
+  rps[$name-$conns]=$rate
+  p50[$name-$conns]=$(to_ms "$l50") || die "unknown wrk latency unit in $l50"
+  p99[$name-$conns]=$(to_ms "$l99") || die "unknown wrk latency unit in $l99"
+  rows+=("$(awk -v n="$name" -v c="$conns" -v r="$rate" -v a="${p50[$name-$conns]}" -v b="${p99[$name-$conns]}" \
+    -v cpu=$((cpu1 - cpu0)) -v wrk=$((wrk1 - wrk0)) -v busy=$((busy1 - busy0)) -v req="$requests" -v hz="$hz" \
+    -v s="$secs" 'BEGIN {
+      other = (busy - cpu - wrk) / hz / s; if (other < 0) other = 0
+      printf "  %-9s %5d %11.0f %9.3f %9.3f %8.2f %9.1f %8.2f %8.2f",
+        n, c, r, a, b, cpu / hz / s, cpu / hz / req * 1e6, wrk / hz / s, other
+    }')")
+}
+
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+for name in podguard null nginx; do
+  bench "$name" 32 "$warmup"
+  if [ "$name" = podguard ]; then
+    sleep 1
+    rss_warm=$(rss_kib "$pg_pid")
+  fi
+  bench "$name" 1 "$duration"
+  bench "$name" 32 "$duration"
+done
+bench podguard 128 "$duration" sample
+rss_hwm=$(hwm_kib "$pg_pid")
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- report -----------------------------------------------------------------
+printf 'machine: %s, %s cores (%s), shared; load average %s at start, %s at end; waited %s s for quiet\n' \
+  "$(uname -m)" "$(nproc)" "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" "$load_start" "$load_end" \
+  "$waited_total"
+printf 'wrk -t1 --latency, keep-alive over %s, %s s per run after a %s s warm-up; review %s bytes, response %s bytes\n' \
+  "${tls:-TLS}" "$duration" "$warmup" "$(wc -c <"$work/review.json")" "$(wc -c <"$work/response.json")"
+printf '  %-9s %5s %11s %9s %9s %8s %9s %8s %8s\n' server conns reviews/s "p50 ms" "p99 ms" "srv CPU" "us/review" "wrk CPU" "others"
+printf '%s\n' "${rows[@]}"
+echo "  (srv CPU, wrk CPU, others: cores used during the run by the server, by wrk, by everything else)"
+
+failed=0
+verdict() {  # verdict OK TEXT
+  if [ "$1" = 1 ]; then printf '  PASS  %s\n' "$2"; else printf '  FAIL  %s\n' "$2"; failed=1; fi
+}
+cmp_le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+echo "targets:"
+for c in 1 32; do
+  r=$(ratio "${rps[podguard-$c]}" "${rps[null-$c]}")
+  rn=$(ratio "${rps[podguard-$c]}" "${rps[nginx-$c]}")
+  verdict "$(cmp_le 0.9 "$r")" "throughput at $c connection(s): ${r}x the null server (target >= 0.9x); ${rn}x nginx"
+done
+verdict "$(cmp_le "${p99[podguard-1]}" 0.5)" "p99 at 1 connection: ${p99[podguard-1]} ms (target <= 0.5 ms)"
+verdict "$(cmp_le "${p99[podguard-32]}" 5)" "p99 at 32 connections: ${p99[podguard-32]} ms (target <= 5 ms)"
+verdict "$(cmp_le "$rss_start" 20480)" "RSS idle 1 s after start: $(mib "$rss_start") MiB (target <= 20 MiB)"
+verdict "$(cmp_le "$rss_warm" 20480)" "RSS idle after the 32-connection warm-up: $(mib "$rss_warm") MiB (target <= 20 MiB)"
+verdict "$(cmp_le "${peak_rss[podguard-128]}" 65536)" \
+  "RSS peak at 128 connections: $(mib "${peak_rss[podguard-128]}") MiB sampled every 100 ms, VmHWM $(mib "$rss_hwm") MiB (target <= 64 MiB)"
+[ "$failed" = 0 ] && echo "all targets hold" || echo "some targets fail"

@@ -1,0 +1,620 @@
+// podguard serve, started for real on 127.0.0.1 with freshly made
+// certificates and spoken to through a verifying TLS client that checks the
+// name the API server uses (podguard.podguard.svc).
+#include <doctest/doctest.h>
+
+#include <httplib.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "cert_factory.h"
+#include "fixture_files.h"
+#include "server_process.h"
+#include "subprocess.h"
+#include "tls_client.h"
+
+namespace podguard {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CertFactory;
+using testing::HttpResponse;
+using testing::ServerProcess;
+using testing::TlsConnection;
+using testing::TlsOptions;
+
+// Writes to a connection the server has closed must fail, not kill the test.
+const bool kIgnoreSigpipe = [] {
+  signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+
+const std::string kContract = "apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\nprofile: contract\n";
+
+fs::path temp_dir() {
+  std::string pattern = (fs::temp_directory_path() / "podguard-test-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  return pattern;
+}
+
+void write(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  std::ofstream(tmp) << text;
+  fs::rename(tmp, path);  // atomic, as Kubernetes volume updates are
+}
+
+// The pod a Deployment like examples/reference-deployment.yaml creates.
+Json compliant_pod() {
+  const auto docs =
+      testing::read_manifest(fs::path(PODGUARD_SOURCE_DIR) / "examples" / "reference-deployment.yaml");
+  const Json& deployment = docs.at(0).value;
+  return Json{{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"generateName", "orders-api-7d9f-"}, {"namespace", "shop"}}},
+              {"spec", deployment["spec"]["template"]["spec"]}};
+}
+
+Json with_image(Json pod, const std::string& image) {
+  pod["spec"]["containers"][0]["image"] = image;
+  return pod;
+}
+
+Json review(const std::string& operation, const Json& object, const Json& old_object = nullptr,
+            const std::string& api_version = "admission.k8s.io/v1") {
+  Json request = {{"uid", "uid-" + operation},
+                  {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
+                  {"resource", {{"group", ""}, {"version", "v1"}, {"resource", "pods"}}},
+                  {"namespace", "shop"},
+                  {"operation", operation},
+                  {"userInfo", {{"username", "system:serviceaccount:kube-system:replicaset-controller"}}},
+                  {"object", object},
+                  {"oldObject", old_object},
+                  {"dryRun", false}};
+  return Json{{"apiVersion", api_version}, {"kind", "AdmissionReview"}, {"request", request}};
+}
+
+struct WebhookOptions {
+  std::string config = kContract;
+  bool client_ca = false;
+  std::vector<std::string> extra;
+};
+
+// A running webhook with its files in a fresh directory.
+class Webhook {
+ public:
+  explicit Webhook(WebhookOptions options = {}) : dir_(temp_dir()) {
+    write(dir_ / "config.yaml", options.config);
+    ca_.write_ca(dir_ / "ca.crt");
+    CertFactory::install(ca_.server({"podguard.podguard.svc"}), dir_ / "tls.crt", dir_ / "tls.key");
+    std::vector<std::string> args = {PODGUARD_BINARY,
+                                     "serve",
+                                     "--config",
+                                     (dir_ / "config.yaml").string(),
+                                     "--tls-cert",
+                                     (dir_ / "tls.crt").string(),
+                                     "--tls-key",
+                                     (dir_ / "tls.key").string(),
+                                     "--addr",
+                                     "127.0.0.1:0",
+                                     "--metrics-addr",
+                                     "127.0.0.1:0",
+                                     "--reload-interval",
+                                     "0.1"};
+    if (options.client_ca) {
+      args.push_back("--client-ca");
+      args.push_back((dir_ / "ca.crt").string());
+    }
+    args.insert(args.end(), options.extra.begin(), options.extra.end());
+    process_ = std::make_unique<ServerProcess>(args);
+    const auto listening = process_->wait_listening();
+    REQUIRE_MESSAGE(listening, "podguard serve did not start: " << process_->stderr_text());
+    port_ = listening->at("port").get<int>();
+    metrics_port_ = listening->at("metrics_port").get<int>();
+  }
+
+  ~Webhook() {
+    process_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  TlsOptions tls() const {
+    TlsOptions o;
+    o.ca_file = (dir_ / "ca.crt").string();
+    return o;
+  }
+
+  std::unique_ptr<TlsConnection> connect(const TlsOptions& options) {
+    std::string error;
+    auto c = TlsConnection::open(port_, options, &error);
+    REQUIRE_MESSAGE(c, error);
+    return c;
+  }
+  std::unique_ptr<TlsConnection> connect() { return connect(tls()); }
+
+  HttpResponse post(const std::string& body) {
+    auto response = connect()->request("POST", "/validate", body);
+    REQUIRE(response);
+    return *response;
+  }
+
+  Json admit(const Json& review_json) {
+    const HttpResponse r = post(review_json.dump());
+    REQUIRE(r.status == 200);
+    CHECK(r.headers.at("content-type") == "application/json");
+    return Json::parse(r.body);
+  }
+
+  httplib::Result plain_get(const std::string& path) {
+    httplib::Client client("127.0.0.1", metrics_port_);
+    client.set_read_timeout(5, 0);
+    return client.Get(path.c_str());
+  }
+
+  std::string metrics() {
+    auto r = plain_get("/metrics");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    return r->body;
+  }
+
+  ServerProcess& process() { return *process_; }
+  CertFactory& ca() { return ca_; }
+  const fs::path& dir() const { return dir_; }
+  int port() const { return port_; }
+
+ private:
+  fs::path dir_;
+  CertFactory ca_;
+  std::unique_ptr<ServerProcess> process_;
+  int port_ = 0;
+  int metrics_port_ = 0;
+};
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("serve: a compliant pod is allowed, in the request's apiVersion, with the same uid") {
+  Webhook webhook;
+  const Json response = webhook.admit(review("CREATE", compliant_pod()));
+  CHECK(response["apiVersion"] == "admission.k8s.io/v1");
+  CHECK(response["kind"] == "AdmissionReview");
+  CHECK(response["response"]["uid"] == "uid-CREATE");
+  CHECK(response["response"]["allowed"] == true);
+  CHECK_FALSE(response["response"].contains("warnings"));
+  const Json beta = webhook.admit(review("CREATE", compliant_pod(), nullptr, "admission.k8s.io/v1beta1"));
+  CHECK(beta["apiVersion"] == "admission.k8s.io/v1beta1");
+  const auto line = webhook.process().wait_for_event("admission", 5000);
+  REQUIRE(line);
+  CHECK((*line)["decision"] == "allowed");
+  CHECK((*line)["uid"] == "uid-CREATE");
+  CHECK(webhook.process().non_json_lines().empty());
+}
+
+TEST_CASE("serve: a violation denies with 403 and one message naming the object and every denying rule") {
+  Webhook webhook;
+  Json pod = with_image(compliant_pod(), "nginx:latest");
+  pod["spec"]["securityContext"]["runAsUser"] = 0;
+  const Json response = webhook.admit(review("CREATE", pod))["response"];
+  CHECK(response["allowed"] == false);
+  CHECK(response["status"]["code"] == 403);
+  const std::string message = response["status"]["message"];
+  CHECK(contains(message, "Pod shop/orders-api-7d9f-"));
+  CHECK(contains(message, "[image-pinned] container \"api\" spec.containers[0].image"));
+  CHECK(contains(message, "[run-as-non-root] container \"api\" spec.securityContext.runAsUser"));
+  const auto line = webhook.process().wait_for_event("admission", 5000);
+  REQUIRE(line);
+  CHECK((*line)["decision"] == "denied");
+  CHECK((*line)["violations"].size() == 2);
+}
+
+TEST_CASE("serve: warnings stay within the API server's limits") {
+  Webhook webhook;
+  Json pod = compliant_pod();
+  Json& containers = pod["spec"]["containers"];
+  for (int i = 1; i < 40; ++i) {
+    Json c = containers[0];
+    c["name"] = "sidecar-with-a-rather-long-name-" + std::to_string(i);
+    c["securityContext"].erase("allowPrivilegeEscalation");  // a warn rule
+    c["securityContext"].erase("capabilities");             // another
+    containers.push_back(c);
+  }
+  const Json response = webhook.admit(review("CREATE", pod))["response"];
+  CHECK(response["allowed"] == true);
+  REQUIRE(response["warnings"].is_array());
+  std::size_t total = 0;
+  for (const auto& w : response["warnings"]) {
+    CHECK(w.get<std::string>().size() <= 256);
+    total += w.get<std::string>().size();
+  }
+  CHECK(total <= 4096);
+  CHECK(contains(response["warnings"].back().get<std::string>(), "more warnings not shown"));
+}
+
+TEST_CASE("serve: audit rules become audit annotations, exemptions too") {
+  Webhook webhook({.config = kContract +
+                             "rules:\n  image-pinned: audit\nexemptions:\n"
+                             "  - {rules: [read-only-root-filesystem], namespaces: [shop], reason: \"vendor image, OPS-9\"}\n"});
+  Json pod = with_image(compliant_pod(), "nginx:latest");
+  pod["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] = false;
+  const Json response = webhook.admit(review("CREATE", pod))["response"];
+  CHECK(response["allowed"] == true);
+  CHECK(contains(response["auditAnnotations"]["image-pinned"], "nginx:latest"));
+  CHECK(contains(response["auditAnnotations"]["exempted"], "read-only-root-filesystem (config): vendor image, OPS-9"));
+  const std::string metrics = webhook.metrics();
+  CHECK(contains(metrics, "podguard_exemptions_total{rule=\"read-only-root-filesystem\",source=\"config\"} 1"));
+  CHECK(contains(metrics, "podguard_violations_total{rule=\"image-pinned\",action=\"audit\",ratcheted=\"false\"} 1"));
+}
+
+TEST_CASE("serve: UPDATE is ratcheted; DELETE, CONNECT and subresources pass untouched; dryRun is judged the same") {
+  Webhook webhook;
+  const Json bad = with_image(compliant_pod(), "nginx:latest");
+  SUBCASE("an existing violation does not deny an update") {
+    Json updated = bad;
+    updated["metadata"]["labels"] = {{"team", "shop"}};
+    const Json response = webhook.admit(review("UPDATE", updated, bad))["response"];
+    CHECK(response["allowed"] == true);
+    CHECK(contains(response["warnings"][0].get<std::string>(), "already present"));
+  }
+  SUBCASE("a new violation does") {
+    Json worse = bad;
+    worse["spec"]["hostNetwork"] = true;
+    const Json response = webhook.admit(review("UPDATE", worse, bad))["response"];
+    CHECK(response["allowed"] == false);
+    const std::string message = response["status"]["message"];
+    CHECK(contains(message, "[host-namespaces]"));
+    CHECK_FALSE(contains(message, "[image-pinned]"));
+  }
+  SUBCASE("reordered containers keep their violations' identity") {
+    Json two = bad;
+    Json second = compliant_pod()["spec"]["containers"][0];
+    second["name"] = "second";
+    two["spec"]["containers"].push_back(second);
+    Json reordered = two;
+    std::swap(reordered["spec"]["containers"][0], reordered["spec"]["containers"][1]);
+    CHECK(webhook.admit(review("UPDATE", reordered, two))["response"]["allowed"] == true);
+  }
+  SUBCASE("DELETE and CONNECT") {
+    for (const char* op : {"DELETE", "CONNECT"}) {
+      const Json response = webhook.admit(review(op, bad))["response"];
+      CHECK(response["allowed"] == true);
+      CHECK_FALSE(response.contains("warnings"));
+    }
+  }
+  SUBCASE("subresources") {
+    Json r = review("UPDATE", bad, bad);
+    r["request"]["subResource"] = "status";
+    CHECK(webhook.admit(r)["response"]["allowed"] == true);
+  }
+  SUBCASE("dryRun") {
+    Json r = review("CREATE", bad);
+    r["request"]["dryRun"] = true;
+    CHECK(webhook.admit(r)["response"]["allowed"] == false);
+    const auto line = webhook.process().wait_for_event("admission", 5000);
+    REQUIRE(line);
+    CHECK((*line)["dry_run"] == true);
+  }
+}
+
+TEST_CASE("serve: bad requests get clear JSON errors and never hurt the server") {
+  Webhook webhook;
+  SUBCASE("malformed JSON is 400") {
+    const HttpResponse r = webhook.post("{\"apiVersion\": ");
+    CHECK(r.status == 400);
+    CHECK(contains(Json::parse(r.body)["error"].get<std::string>(), "malformed AdmissionReview"));
+  }
+  SUBCASE("a review without request.uid is 400") {
+    Json r = review("CREATE", compliant_pod());
+    r["request"].erase("uid");
+    const HttpResponse response = webhook.post(r.dump());
+    CHECK(response.status == 400);
+    CHECK(Json::parse(response.body)["error"] == "malformed AdmissionReview: request.uid is missing");
+  }
+  SUBCASE("a body over 3 MiB is 413") {
+    auto c = webhook.connect();
+    const std::string big(3 * 1024 * 1024 + 1, ' ');
+    auto r = c->request("POST", "/validate", big);
+    REQUIRE(r);
+    CHECK(r->status == 413);
+  }
+  SUBCASE("wrong method is 405, wrong path 404") {
+    auto c = webhook.connect();
+    auto get = c->request("GET", "/validate");
+    REQUIRE(get);
+    CHECK(get->status == 405);
+    CHECK(get->headers["allow"] == "POST");
+    auto missing = c->request("POST", "/mutate", "{}");
+    REQUIRE(missing);
+    CHECK(missing->status == 404);
+    CHECK(Json::parse(missing->body).contains("error"));
+  }
+  // The server is still fine after all of that.
+  CHECK(webhook.admit(review("CREATE", compliant_pod()))["response"]["allowed"] == true);
+  const std::string metrics = webhook.metrics();
+  CHECK(contains(metrics, "decision=\"allowed\"} 1"));
+}
+
+TEST_CASE("serve: a client that stalls is cut off by the read timeout without holding up others") {
+  Webhook webhook({.extra = {"--read-timeout", "1"}});
+  auto stalled = webhook.connect();
+  // Headers promise a body that never comes.
+  REQUIRE(stalled->send("POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"apiVersion\":"));
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) CHECK(webhook.admit(review("CREATE", compliant_pod()))["response"]["allowed"] == true);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(900));  // not queued behind it
+  // About a second after it stalled, the request is answered with an error
+  // and the connection is closed once the keep-alive timeout passes.
+  stalled->set_timeout(3000);
+  auto cut_off = stalled->read_response();
+  REQUIRE(cut_off);
+  CHECK(cut_off->status >= 400);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500));
+  stalled->set_timeout(8000);
+  CHECK(stalled->closed_by_peer());
+}
+
+TEST_CASE("serve: keep-alive connections serve many requests") {
+  Webhook webhook;
+  auto c = webhook.connect();
+  for (int i = 0; i < 50; ++i) {
+    auto r = c->request("POST", "/validate", review("CREATE", compliant_pod()).dump());
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+}
+
+TEST_CASE("serve: new certificates are served after the files change, established connections keep working") {
+  Webhook webhook;
+  auto established = webhook.connect();
+  const std::string before = established->peer_fingerprint();
+  REQUIRE(established->request("POST", "/validate", review("CREATE", compliant_pod()).dump()));
+  CertFactory::install(webhook.ca().server({"podguard.podguard.svc"}), webhook.dir() / "tls.crt",
+                       webhook.dir() / "tls.key");
+  REQUIRE(webhook.process().wait_for_event("certificate_loaded", 5000, 1));
+  const std::string after = webhook.connect()->peer_fingerprint();
+  CHECK(after != before);
+  auto r = established->request("POST", "/validate", review("CREATE", compliant_pod()).dump());
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(established->peer_fingerprint() == before);
+  CHECK(contains(webhook.metrics(), "podguard_certificate_reloads_total{result=\"success\"} 2"));
+
+  SUBCASE("a broken certificate is rejected and the old one stays") {
+    // (Installing the new pair above may already have been rejected once,
+    // when the watcher saw the new key before the new certificate.)
+    const std::size_t rejected_before = webhook.process().count_events("certificate_rejected");
+    write(webhook.dir() / "tls.crt", "not a certificate\n");
+    REQUIRE(webhook.process().wait_for_event("certificate_rejected", 5000, rejected_before));
+    CHECK(webhook.connect()->peer_fingerprint() == after);
+    CHECK(contains(webhook.metrics(), "podguard_certificate_reloads_total{result=\"failure\"} " +
+                                          std::to_string(rejected_before + 1)));
+  }
+}
+
+TEST_CASE("serve: --client-ca requires a client certificate signed by that CA") {
+  Webhook webhook({.client_ca = true});
+  std::string error;
+  auto anonymous = TlsConnection::open(webhook.port(), webhook.tls(), &error);
+  // With TLS 1.3 the rejection arrives after the client's side of the
+  // handshake, on the first read.
+  CHECK_FALSE((anonymous && anonymous->request("GET", "/healthz")));
+  const auto issued = webhook.ca().client("kube-apiserver");
+  CertFactory::write_cert(issued.cert.get(), webhook.dir() / "client.crt");
+  CertFactory::write_key(issued.key.get(), webhook.dir() / "client.key");
+  TlsOptions with_cert = webhook.tls();
+  with_cert.client_cert_file = (webhook.dir() / "client.crt").string();
+  with_cert.client_key_file = (webhook.dir() / "client.key").string();
+  auto ok = webhook.connect(with_cert)->request("POST", "/validate", review("CREATE", compliant_pod()).dump());
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+
+  CertFactory other("some other CA");
+  const auto stranger = other.client("intruder");
+  CertFactory::write_cert(stranger.cert.get(), webhook.dir() / "stranger.crt");
+  CertFactory::write_key(stranger.key.get(), webhook.dir() / "stranger.key");
+  TlsOptions wrong = webhook.tls();
+  wrong.client_cert_file = (webhook.dir() / "stranger.crt").string();
+  wrong.client_key_file = (webhook.dir() / "stranger.key").string();
+  auto c = TlsConnection::open(webhook.port(), wrong, &error);
+  CHECK_FALSE((c && c->request("GET", "/healthz")));
+}
+
+TEST_CASE("serve: health, readiness and metrics") {
+  Webhook webhook;
+  auto c = webhook.connect();
+  auto health = c->request("GET", "/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  auto ready = c->request("GET", "/readyz");
+  REQUIRE(ready);
+  CHECK(ready->status == 200);
+  auto plain_ready = webhook.plain_get("/readyz");
+  REQUIRE(plain_ready);
+  CHECK(plain_ready->status == 200);
+
+  webhook.admit(review("CREATE", compliant_pod()));
+  webhook.admit(review("CREATE", with_image(compliant_pod(), "nginx")));
+  webhook.post("not json");
+  const std::string m = webhook.metrics();
+  CHECK(contains(m, "# TYPE podguard_admission_requests_total counter"));
+  CHECK(contains(m, "podguard_admission_requests_total{kind=\"Pod\",operation=\"CREATE\",decision=\"allowed\"} 1"));
+  CHECK(contains(m, "podguard_admission_requests_total{kind=\"Pod\",operation=\"CREATE\",decision=\"denied\"} 1"));
+  CHECK(contains(m, "podguard_admission_requests_total{kind=\"\",operation=\"\",decision=\"error\"} 1"));
+  CHECK(contains(m, "# TYPE podguard_admission_duration_seconds histogram"));
+  CHECK(contains(m, "podguard_admission_duration_seconds_bucket{kind=\"Pod\",operation=\"CREATE\",decision=\"denied\",le=\"+Inf\"} 1"));
+  CHECK(contains(m, "podguard_violations_total{rule=\"image-pinned\",action=\"deny\",ratcheted=\"false\"} 1"));
+  CHECK(contains(m, "podguard_config_reloads_total{result=\"success\"} 1"));
+  CHECK(contains(m, "podguard_config_reloads_total{result=\"failure\"} 0"));
+  const std::string gauge = "\npodguard_certificate_expiry_timestamp_seconds ";
+  const auto expiry_at = m.find(gauge);
+  REQUIRE(expiry_at != std::string::npos);
+  const double expiry = std::stod(m.substr(expiry_at + gauge.size()));
+  CHECK(expiry > static_cast<double>(std::time(nullptr)));
+  CHECK(expiry < static_cast<double>(std::time(nullptr)) + 86400 * 2);
+}
+
+TEST_CASE("serve: an expired certificate makes /readyz fail") {
+  const fs::path dir = temp_dir();
+  CertFactory ca;
+  ca.write_ca(dir / "ca.crt");
+  CertFactory::install(ca.server({"podguard.podguard.svc"}, -7200, -3600), dir / "tls.crt", dir / "tls.key");
+  write(dir / "config.yaml", kContract);
+  ServerProcess p({PODGUARD_BINARY, "serve", "--config", (dir / "config.yaml").string(), "--tls-cert",
+                   (dir / "tls.crt").string(), "--tls-key", (dir / "tls.key").string(), "--addr", "127.0.0.1:0",
+                   "--metrics-addr", "127.0.0.1:0"});
+  const auto listening = p.wait_listening();
+  REQUIRE(listening);
+  httplib::Client client("127.0.0.1", listening->at("metrics_port").get<int>());
+  auto r = client.Get("/readyz");
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  CHECK(contains(r->body, "expired"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("serve: config changes are applied atomically; an invalid config is rejected and the old one stays") {
+  Webhook webhook;
+  const Json bad = review("CREATE", with_image(compliant_pod(), "nginx:latest"));
+  CHECK(webhook.admit(bad)["response"]["allowed"] == false);
+
+  write(webhook.dir() / "config.yaml", kContract + "rules:\n  image-pinned: warn\n");
+  REQUIRE(webhook.process().wait_for_event("config_loaded", 5000, 1));
+  CHECK(webhook.admit(bad)["response"]["allowed"] == true);
+
+  write(webhook.dir() / "config.yaml", kContract + "rules:\n  image-pinned: {action: deny, requireDigests: true}\n");
+  const auto rejected = webhook.process().wait_for_event("config_rejected", 5000);
+  REQUIRE(rejected);
+  CHECK(contains((*rejected)["error"].get<std::string>(), "config.yaml:5:32: rules.image-pinned.requireDigests"));
+  CHECK(webhook.admit(bad)["response"]["allowed"] == true);  // the warn config is still in force
+  const std::string m = webhook.metrics();
+  CHECK(contains(m, "podguard_config_reloads_total{result=\"success\"} 2"));
+  CHECK(contains(m, "podguard_config_reloads_total{result=\"failure\"} 1"));
+
+  SUBCASE("SIGHUP reloads too") {
+    write(webhook.dir() / "config.yaml", kContract);
+    REQUIRE(webhook.process().wait_for_event("config_loaded", 5000, 2));
+    webhook.process().signal(SIGHUP);
+    const auto hup = webhook.process().wait_for_event("config_loaded", 5000, 3);
+    REQUIRE(hup);
+    CHECK((*hup)["reason"] == "SIGHUP");
+    CHECK(webhook.admit(bad)["response"]["allowed"] == false);
+  }
+}
+
+TEST_CASE("serve: SIGTERM fails readiness at once, lets the request in flight finish, and exits 0") {
+  Webhook webhook;
+  auto in_flight = webhook.connect();
+  const std::string body = review("CREATE", compliant_pod()).dump();
+  const std::string request = TlsConnection::request_text("POST", "/validate", body);
+  const std::size_t half = request.size() / 2;
+  REQUIRE(in_flight->send(request.substr(0, half)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the server is now reading it
+  webhook.process().signal(SIGTERM);
+  REQUIRE(webhook.process().wait_for_event("draining", 5000));
+  auto ready = webhook.plain_get("/readyz");
+  REQUIRE(ready);
+  CHECK(ready->status == 503);
+  CHECK(contains(ready->body, "shutting down"));
+  // No new connections: the listener closes right after readiness fails.
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    std::string error;
+    refused = !TlsConnection::open(webhook.port(), webhook.tls(), &error);
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(refused);
+  REQUIRE(in_flight->send(request.substr(half)));
+  auto response = in_flight->read_response();
+  REQUIRE(response);
+  CHECK(response->status == 200);
+  CHECK(Json::parse(response->body)["response"]["allowed"] == true);
+  const auto code = webhook.process().wait_exit(10000);
+  REQUIRE(code);
+  CHECK(*code == 0);
+  CHECK(webhook.process().count_events("stopped") == 1);
+}
+
+TEST_CASE("serve: missing or invalid flags, files and config fail fast, before listening") {
+  const fs::path dir = temp_dir();
+  CertFactory ca;
+  CertFactory::install(ca.server({"podguard.podguard.svc"}), dir / "tls.crt", dir / "tls.key");
+  write(dir / "config.yaml", kContract);
+  write(dir / "bad.yaml", "apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\nprofile: strict\n");
+  const std::string cert = (dir / "tls.crt").string(), key = (dir / "tls.key").string();
+  const std::string config = (dir / "config.yaml").string();
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{"--tls-cert", cert, "--tls-key", key}, "--config (PODGUARD_CONFIG) is required"},
+      {{"--config", config, "--tls-key", key}, "--tls-cert (PODGUARD_TLS_CERT) is required"},
+      {{"--config", (dir / "bad.yaml").string(), "--tls-cert", cert, "--tls-key", key}, "bad.yaml:3:1: profile:"},
+      {{"--config", (dir / "missing.yaml").string(), "--tls-cert", cert, "--tls-key", key}, "cannot read"},
+      {{"--config", config, "--tls-cert", key, "--tls-key", key}, "has no PEM certificate"},
+      {{"--config", config, "--tls-cert", cert, "--tls-key", cert}, "has no unencrypted PEM private key"},
+      {{"--config", config, "--tls-cert", cert, "--tls-key", key, "--addr", "nonsense"}, "--addr"},
+      {{"--config", config, "--tls-cert", cert, "--tls-key", key, "--client-ca", config}, "--client-ca"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {PODGUARD_BINARY, "serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    ServerProcess p(args);
+    const auto code = p.wait_exit(10000);
+    INFO(c.message);
+    REQUIRE(code);
+    CHECK(*code == 2);
+    CHECK(contains(p.stderr_text(), c.message));
+    CHECK(p.count_events("listening") == 0);
+  }
+  SUBCASE("a key that does not match the certificate") {
+    CertFactory::write_key(testing::new_key().get(), dir / "other.key");
+    ServerProcess p({PODGUARD_BINARY, "serve", "--config", config, "--tls-cert", cert, "--tls-key",
+                     (dir / "other.key").string(), "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"});
+    REQUIRE(p.wait_exit(10000) == 2);
+    CHECK(contains(p.stderr_text(), "does not match the certificate"));
+  }
+  SUBCASE("flags from PODGUARD_* variables") {
+    setenv("PODGUARD_CONFIG", config.c_str(), 1);
+    setenv("PODGUARD_TLS_CERT", cert.c_str(), 1);
+    setenv("PODGUARD_TLS_KEY", key.c_str(), 1);
+    ServerProcess p({PODGUARD_BINARY, "serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"});
+    unsetenv("PODGUARD_CONFIG");
+    unsetenv("PODGUARD_TLS_CERT");
+    unsetenv("PODGUARD_TLS_KEY");
+    CHECK(p.wait_listening());
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace podguard
+
+namespace podguard {
+
+TEST_CASE("serve: podguard review prints exactly what the webhook answers") {
+  Webhook webhook;
+  for (const Json& r : {review("CREATE", compliant_pod()), review("CREATE", with_image(compliant_pod(), "nginx")),
+                        review("UPDATE", with_image(compliant_pod(), "nginx"), with_image(compliant_pod(), "nginx"))}) {
+    const HttpResponse served = webhook.post(r.dump());
+    const std::string file = (webhook.dir() / "review.json").string();
+    write(file, r.dump());
+    const testing::ProcessResult printed =
+        testing::run_process({PODGUARD_BINARY, "review", "--config", (webhook.dir() / "config.yaml").string(), file});
+    CHECK(Json::parse(printed.out) == Json::parse(served.body));
+    const bool denied = !Json::parse(served.body)["response"]["allowed"].get<bool>();
+    CHECK(printed.exit_code == (denied ? 1 : 0));
+  }
+  const testing::ProcessResult malformed = testing::run_process({PODGUARD_BINARY, "review", "-"}, "{\"kind\": 1}");
+  CHECK(malformed.exit_code == 2);
+  CHECK(contains(malformed.err, "malformed AdmissionReview"));
+  CHECK(Json::parse(webhook.post("{\"kind\": 1}").body) == Json::parse(malformed.out));
+}
+
+}  // namespace podguard
