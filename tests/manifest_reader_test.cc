@@ -296,3 +296,19 @@ TEST_CASE("YAML flow style that starts like JSON falls back to YAML only when JS
 }
 
 }  // namespace podguard
+
+namespace podguard {
+
+TEST_CASE("a stray ',' that makes yaml-cpp 0.7 loop forever is an error (found by fuzzing)") {
+  for (const char* text : {",", ",a: `b:", "a: 1\n---\n,b\n", "- a\n,"}) {
+    INFO(text);
+    const ReadResult r = read_documents(text, InputFormat::kYaml);
+    REQUIRE(r.error);
+    CHECK(r.error->message.find("unexpected ','") == 0);
+  }
+  const ReadResult r = read_documents("a: 1\n---\n,b\n", InputFormat::kYaml);
+  CHECK(r.documents.size() == 1);
+  CHECK(r.error->pos.line == 3);
+}
+
+}  // namespace podguard

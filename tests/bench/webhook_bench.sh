@@ -15,6 +15,10 @@
 #
 #   tests/bench/webhook_bench.sh [SECONDS=10] [WARMUP_SECONDS=3]
 #
+# Environment: PODGUARD=path benchmarks that podguard binary instead of
+# build-bench's; QUIET_WAIT=seconds (default 120) bounds the wait, before
+# each run, for the rest of the machine to go quiet (under 1/4 core busy).
+#
 # wrk runs with one thread (-t1), so on a 2-core machine one core is left to
 # the server. Missing Debian packages (wrk, nginx, curl, jq) are installed
 # with apt-get. Everything the script starts is stopped on exit.
@@ -44,7 +48,7 @@ nginx_bin=$(command -v nginx)
 # --- build ------------------------------------------------------------------
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target podguard null_tls_server >/dev/null
-podguard="$build/webhook/podguard"
+podguard=${PODGUARD:-$build/webhook/podguard}  # PODGUARD=path benchmarks another build
 null_server="$build/tests/null_tls_server"
 
 # --- processes and cleanup --------------------------------------------------

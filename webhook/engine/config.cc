@@ -267,8 +267,9 @@ class ConfigReader {
           act = action(value, key_at);
           continue;
         }
+        const std::string& name = key;  // structured bindings cannot be captured before C++20 in clang 14
         auto spec = std::find_if(rule.doc.params.begin(), rule.doc.params.end(),
-                                 [&key](const ParamSpec& p) { return p.name == key; });
+                                 [&name](const ParamSpec& p) { return p.name == name; });
         if (spec == rule.doc.params.end()) {
           std::vector<std::string_view> known{"action"};
           for (const auto& p : rule.doc.params) known.push_back(p.name);

@@ -54,8 +54,13 @@ class YamlBuilder final : public YAML::EventHandler {
     return std::move(doc_);
   }
 
-  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentStart(const YAML::Mark& mark) override { start_mark_ = mark; }
   void OnDocumentEnd() override {}
+
+  // Where the document began in the stream. yaml-cpp 0.7 reports an empty
+  // document at the same place forever when a stray ',' starts one; callers
+  // compare marks to stop instead of looping.
+  const YAML::Mark& start_mark() const { return start_mark_; }
 
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     if (expecting_key()) throw BuildError{"a mapping key is empty", to_pos(mark)};
@@ -219,6 +224,7 @@ class YamlBuilder final : public YAML::EventHandler {
   const ReadLimits& limits_;
   Document doc_;
   bool has_value_ = false;
+  YAML::Mark start_mark_ = YAML::Mark::null_mark();
   std::vector<Frame> stack_;
   std::unordered_map<YAML::anchor_t, Anchored> anchors_;
   std::size_t nodes_ = 0;
@@ -229,9 +235,14 @@ std::optional<ReadError> read_yaml(std::string_view text, const ReadLimits& limi
   std::istream in(&buffer);
   try {
     YAML::Parser parser(in);
+    int last_start = -1;
     while (true) {
       YamlBuilder builder(limits);
       if (!parser.HandleNextDocument(builder)) break;
+      if (builder.start_mark().pos == last_start) {
+        return ReadError{"unexpected ',' outside a flow collection ([...] or {...})", to_pos(builder.start_mark())};
+      }
+      last_start = builder.start_mark().pos;
       if (builder.has_value()) {
         Document doc = builder.take();
         if (!doc.value.is_null()) sink.document(std::move(doc));

@@ -1,0 +1,28 @@
+// libFuzzer target: any HTTP body must give either a well-formed
+// AdmissionReview response or a malformed-review error, never a crash.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "engine/admission.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const podguard::Policy policy = podguard::Policy::defaults();
+  const std::string_view body(reinterpret_cast<const char*>(data), size);
+  const podguard::AdmissionResult r = podguard::review_admission_text(policy, body);
+  if (r.error.has_value() == r.outcome.has_value()) __builtin_trap();
+  if (r.outcome) {
+    const auto& response = r.outcome->response["response"];
+    if (!response["allowed"].is_boolean() || !response["uid"].is_string()) __builtin_trap();
+    (void)r.outcome->response.dump(-1, ' ', false, podguard::Json::error_handler_t::replace);
+    if (response.contains("warnings")) {
+      std::size_t total = 0;
+      for (const auto& w : response["warnings"]) {
+        if (w.get<std::string>().size() > podguard::kMaxWarningLength) __builtin_trap();
+        total += w.get<std::string>().size();
+      }
+      if (total > podguard::kMaxWarningsTotal) __builtin_trap();
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,45 @@
+// libFuzzer target: manifest text of any shape must parse or fail with a
+// position, and evaluating whatever parsed must not crash. JSON is also
+// checked against nlohmann's parser: both accept the same texts (apart from
+// duplicate keys and nesting limits, which podguard rejects on purpose) and
+// build the same values.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "engine/engine.h"
+#include "engine/manifest_reader.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  podguard::ReadLimits limits;
+  limits.max_nodes = 200'000;
+  static const podguard::Policy policy = [] {
+    podguard::Policy p = podguard::Policy::defaults();
+    for (auto& s : p.rules) s.action = podguard::Action::kDeny;
+    return p;
+  }();
+  for (auto format : {podguard::InputFormat::kYaml, podguard::InputFormat::kJson}) {
+    const podguard::ReadResult r = podguard::read_documents(text, format, limits);
+    if (r.error && r.error->message.empty()) __builtin_trap();
+    for (const auto& doc : r.documents) {
+      for (const auto& verdict : podguard::evaluate_document(policy, doc.value, {})) {
+        for (const auto& v : verdict.violations) (void)doc.positions.locate(verdict.root, v.path);
+      }
+    }
+    if (format == podguard::InputFormat::kJson && r.documents.size() <= 1) {
+      // Differential check against nlohmann for a single value.
+      const podguard::Json reference = podguard::Json::parse(text, nullptr, false);
+      const bool ours = !r.error && r.documents.size() == 1;
+      const bool theirs = !reference.is_discarded() && !reference.is_null();
+      const bool podguard_only_rule = r.error && (r.error->message.find("duplicate key") != std::string::npos ||
+                                                  r.error->message.find("deeper") != std::string::npos ||
+                                                  r.error->message.find("nodes") != std::string::npos);
+      if (ours && theirs && !(r.documents[0].value == reference)) __builtin_trap();
+      if (ours != theirs && !podguard_only_rule && !(r.documents.empty() && !r.error && reference.is_null())) {
+        __builtin_trap();
+      }
+    }
+  }
+  return 0;
+}
