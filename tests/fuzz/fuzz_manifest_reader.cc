@@ -27,7 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (const auto& v : verdict.violations) (void)doc.positions.locate(verdict.root, v.path);
       }
     }
-    if (format == podguard::InputFormat::kJson && r.documents.size() <= 1) {
+    // nlohmann stops reading at a NUL byte; podguard rejects it as RFC 8259 says.
+    const bool has_nul = text.find('\0') != std::string_view::npos;
+    if (format == podguard::InputFormat::kJson && r.documents.size() <= 1 && !has_nul) {
       // Differential check against nlohmann for a single value.
       const podguard::Json reference = podguard::Json::parse(text, nullptr, false);
       const bool ours = !r.error && r.documents.size() == 1;

@@ -1,0 +1,226 @@
+// The plain install (manifests/) and the certificate script (certs/): what
+// an operator applies must be what a reviewer expects, and podguard's own
+// pods must pass podguard.
+#include <doctest/doctest.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "engine/config.h"
+#include "engine/manifest_reader.h"
+#include "fixture_files.h"
+#include "subprocess.h"
+
+namespace podguard {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kRoot = PODGUARD_SOURCE_DIR;
+
+// The numbered manifests by kind (03-tls-secret.yaml only exists once
+// certs/make-certs.sh has written it).
+std::map<std::string, Json> manifests_by_kind() {
+  std::map<std::string, Json> out;
+  for (const auto& file : testing::files_in(kRoot / "manifests", ".yaml")) {
+    if (file.filename() == "kustomization.yaml") continue;
+    for (const Document& doc : testing::read_manifest(file)) out[doc.value["kind"].get<std::string>()] = doc.value;
+  }
+  return out;
+}
+
+fs::path temp_dir() {
+  std::string pattern = (fs::temp_directory_path() / "podguard-certs-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  return pattern;
+}
+
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+using Cert = std::unique_ptr<X509, X509Free>;
+
+Cert read_cert(const fs::path& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  REQUIRE_MESSAGE(f != nullptr, path.string());
+  Cert c(PEM_read_X509(f, nullptr, nullptr, nullptr));
+  std::fclose(f);
+  REQUIRE(c);
+  return c;
+}
+
+bool verifies_for_host(X509* cert, X509* ca, const std::string& host) {
+  X509_STORE* store = X509_STORE_new();
+  X509_STORE_add_cert(store, ca);
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  X509_STORE_CTX_init(ctx, store, cert, nullptr);
+  X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(ctx), host.c_str(), host.size());
+  X509_VERIFY_PARAM_set_purpose(X509_STORE_CTX_get0_param(ctx), X509_PURPOSE_SSL_SERVER);
+  const bool ok = X509_verify_cert(ctx) == 1;
+  X509_STORE_CTX_free(ctx);
+  X509_STORE_free(store);
+  return ok;
+}
+
+std::string base64(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("manifests: podguard's own objects pass podguard with zero findings, not even warnings") {
+  std::vector<std::string> args = {PODGUARD_BINARY, "check", "-o", "json", "--fail-on", "warn"};
+  for (const auto& file : testing::files_in(kRoot / "manifests", ".yaml")) {
+    if (file.filename() != "kustomization.yaml") args.push_back(file.string());
+  }
+  const testing::ProcessResult r = testing::run_process(args);
+  CHECK(r.exit_code == 0);
+  const Json report = Json::parse(r.out);
+  CHECK(report["summary"]["checked"] == 1);  // the Deployment
+  for (const auto& result : report["results"]) CHECK_MESSAGE(result["violations"].empty(), result.dump());
+  CHECK(report["errors"].empty());
+}
+
+TEST_CASE("manifests: kustomization lists every numbered file and fills the caBundle from the Secret") {
+  const auto docs = testing::read_manifest(kRoot / "manifests" / "kustomization.yaml");
+  const Json& k = docs.at(0).value;
+  std::set<std::string> listed;
+  for (const auto& r : k["resources"]) listed.insert(r.get<std::string>());
+  for (const auto& file : testing::files_in(kRoot / "manifests", ".yaml")) {
+    if (file.filename() != "kustomization.yaml") CHECK_MESSAGE(listed.count(file.filename().string()) == 1, file);
+  }
+  for (const auto& name : listed) {
+    if (name == "03-tls-secret.yaml") continue;  // written by certs/make-certs.sh --secret
+    CHECK_MESSAGE(fs::exists(kRoot / "manifests" / name), name);
+  }
+  CHECK(listed.count("03-tls-secret.yaml") == 1);
+  const Json& replacement = k["replacements"][0];
+  CHECK(replacement["source"]["kind"] == "Secret");
+  CHECK(replacement["source"]["fieldPath"] == "data.[ca.crt]");
+  CHECK(replacement["targets"][0]["select"]["kind"] == "ValidatingWebhookConfiguration");
+  CHECK(replacement["targets"][0]["fieldPaths"][0] == "webhooks.*.clientConfig.caBundle");
+  CHECK(testing::read_text(kRoot / ".gitignore").find("/manifests/03-tls-secret.yaml") != std::string::npos);
+}
+
+TEST_CASE("manifests: the webhook configuration fails closed, fast, and never judges itself or kube-system") {
+  const auto objects = manifests_by_kind();
+  const Json& vwc = objects.at("ValidatingWebhookConfiguration");
+  REQUIRE(vwc["webhooks"].size() == 1);
+  const Json& w = vwc["webhooks"][0];
+  CHECK(w["failurePolicy"] == "Fail");
+  CHECK(w["timeoutSeconds"] == 5);
+  CHECK(w["sideEffects"] == "None");
+  CHECK(w["admissionReviewVersions"] == Json::array({"v1"}));
+  CHECK(w["clientConfig"]["service"]["path"] == "/validate");
+  CHECK(w["clientConfig"]["service"]["name"] == objects.at("Service")["metadata"]["name"]);
+  const Json& selector = w["namespaceSelector"]["matchExpressions"][0];
+  CHECK(selector["key"] == "kubernetes.io/metadata.name");
+  CHECK(selector["operator"] == "NotIn");
+  CHECK(selector["values"] == Json::array({"kube-system", "podguard"}));
+  std::set<std::string> resources;
+  for (const auto& rule : w["rules"]) {
+    CHECK(rule["operations"] == Json::array({"CREATE", "UPDATE"}));
+    for (const auto& r : rule["resources"]) resources.insert(r.get<std::string>());
+  }
+  CHECK(resources == std::set<std::string>{"pods", "podtemplates", "replicationcontrollers", "deployments",
+                                           "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs"});
+}
+
+TEST_CASE("manifests: two spread replicas with probes, a PDB, and names that line up") {
+  const auto objects = manifests_by_kind();
+  const Json& d = objects.at("Deployment");
+  CHECK(d["spec"]["replicas"] == 2);
+  const Json& pod = d["spec"]["template"];
+  const Json& labels = pod["metadata"]["labels"];
+  CHECK(pod["spec"]["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname");
+  const Json& c = pod["spec"]["containers"][0];
+  CHECK(c["livenessProbe"]["httpGet"]["path"] == "/healthz");
+  CHECK(c["readinessProbe"]["httpGet"]["path"] == "/readyz");
+  CHECK(c["livenessProbe"]["httpGet"]["scheme"] == "HTTPS");
+  std::set<std::string> ports;
+  for (const auto& p : c["ports"]) ports.insert(p["name"].get<std::string>());
+  for (const auto& p : objects.at("Service")["spec"]["ports"]) CHECK(ports.count(p["targetPort"].get<std::string>()) == 1);
+  for (const auto& [k, v] : objects.at("Service")["spec"]["selector"].items()) CHECK(labels[k] == v);
+  for (const auto& [k, v] : objects.at("PodDisruptionBudget")["spec"]["selector"]["matchLabels"].items()) {
+    CHECK(labels[k] == v);
+  }
+  CHECK(objects.at("PodDisruptionBudget")["spec"]["minAvailable"] == 1);
+  CHECK(pod["spec"]["serviceAccountName"] == objects.at("ServiceAccount")["metadata"]["name"]);
+  CHECK(pod["spec"]["volumes"][0]["configMap"]["name"] == objects.at("ConfigMap")["metadata"]["name"]);
+  CHECK(pod["spec"]["volumes"][1]["secret"]["secretName"] == "podguard-tls");
+  // The policy the ConfigMap carries is a valid PolicyConfig.
+  const ConfigLoad policy = load_config(objects.at("ConfigMap")["data"]["policy.yaml"].get<std::string>());
+  CHECK_MESSAGE(policy.policy, format_config_errors("manifests/02-config.yaml", policy.errors));
+  const Json& np = objects.at("NetworkPolicy");
+  CHECK(np["spec"]["policyTypes"] == Json::array({"Ingress", "Egress"}));
+  CHECK(np["spec"]["egress"].empty());
+}
+
+TEST_CASE("certs: make-certs.sh makes a CA and a serving certificate the API server accepts") {
+  const fs::path dir = temp_dir();
+  const fs::path secret = dir / "secret" / "03-tls-secret.yaml";
+  const testing::ProcessResult r =
+      testing::run_process({(kRoot / "certs" / "make-certs.sh").string(), "-s", "guard", "-n", "policy", "-o",
+                            (dir / "out").string(), "--secret", secret.string(), "--client", "kube-apiserver"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const Cert ca = read_cert(dir / "out" / "ca.crt");
+  const Cert tls = read_cert(dir / "out" / "tls.crt");
+  for (const char* host : {"guard", "guard.policy", "guard.policy.svc", "guard.policy.svc.cluster.local", "localhost"}) {
+    INFO(host);
+    CHECK(verifies_for_host(tls.get(), ca.get(), host));
+  }
+  CHECK_FALSE(verifies_for_host(tls.get(), ca.get(), "other.policy.svc"));
+  EVP_PKEY* key = X509_get0_pubkey(tls.get());
+  CHECK(EVP_PKEY_get_base_id(key) == EVP_PKEY_EC);
+  CHECK(EVP_PKEY_get_bits(key) == 256);
+  const Cert client = read_cert(dir / "out" / "client.crt");
+  CHECK(X509_check_purpose(client.get(), X509_PURPOSE_SSL_CLIENT, 0) == 1);
+
+  // The caBundle, printed and written, is base64 of ca.crt.
+  const std::string bundle = base64(testing::read_text(dir / "out" / "ca.crt"));
+  CHECK(r.out == bundle + "\n");
+  CHECK(testing::read_text(dir / "out" / "caBundle") == bundle + "\n");
+  // The Secret manifest is kubectl-ready.
+  const auto docs = testing::read_manifest(secret);
+  REQUIRE(docs.size() == 1);
+  const Json& s = docs[0].value;
+  CHECK(s["kind"] == "Secret");
+  CHECK(s["type"] == "kubernetes.io/tls");
+  CHECK(s["metadata"]["name"] == "guard-tls");
+  CHECK(s["metadata"]["namespace"] == "policy");
+  CHECK(s["data"]["ca.crt"] == bundle);
+  CHECK(s["data"]["tls.crt"] == base64(testing::read_text(dir / "out" / "tls.crt")));
+  CHECK(s["data"]["tls.key"] == base64(testing::read_text(dir / "out" / "tls.key")));
+  CHECK((fs::status(dir / "out" / "tls.key").permissions() & fs::perms::others_read) == fs::perms::none);
+
+  SUBCASE("running it again rotates the serving certificate and keeps the CA, so the caBundle stays") {
+    const testing::ProcessResult again = testing::run_process(
+        {(kRoot / "certs" / "make-certs.sh").string(), "-s", "guard", "-n", "policy", "-o", (dir / "out").string()});
+    REQUIRE(again.exit_code == 0);
+    CHECK(again.out == bundle + "\n");
+    const Cert rotated = read_cert(dir / "out" / "tls.crt");
+    CHECK(X509_cmp(rotated.get(), tls.get()) != 0);
+    CHECK(verifies_for_host(rotated.get(), ca.get(), "guard.policy.svc"));
+  }
+  SUBCASE("bad arguments are refused with a reason") {
+    const testing::ProcessResult bad =
+        testing::run_process({(kRoot / "certs" / "make-certs.sh").string(), "-s", "Not_A_Label", "-o", (dir / "x").string()});
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("not a valid DNS label") != std::string::npos);
+    CHECK(testing::run_process({(kRoot / "certs" / "make-certs.sh").string(), "--frobnicate"}).exit_code == 2);
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace podguard
