@@ -87,3 +87,17 @@ TEST_CASE("kinds without a pod spec are untouched") {
 }
 
 }  // namespace podguard
+
+namespace podguard {
+
+TEST_CASE("bodies nlohmann would throw on are malformed reviews, not crashes (found by fuzzing)") {
+  const Policy p = Policy::defaults();
+  for (const char* body : {"555e55555O}\n}\n", "1e99999", "{\"a\": 1} {\"b\": 2}", "", "\xff"}) {
+    INFO(body);
+    const AdmissionResult r = review_admission_text(p, body);
+    REQUIRE(r.error);
+    CHECK(!r.error->message.empty());
+  }
+}
+
+}  // namespace podguard

@@ -11,7 +11,7 @@ CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOD
 cmake --build "$build" -j "$(nproc)" --target fuzz_manifest_reader fuzz_admission fuzz_config >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/manifests" "$work/reviews" "$work/configs"
+mkdir -p "$work/manifests" "$work/reviews" "$work/configs" "$build/artifacts"
 find "$root/tests/fixtures" "$root/examples" "$root/../shared/fixtures" -type f \( -name '*.yaml' -o -name '*.json' \) \
   -size -64k -exec cp -t "$work/manifests" {} + 2>/dev/null || true
 cp "$root/examples/admission-review.json" "$work/reviews/"
@@ -22,5 +22,10 @@ for t in manifest_reader:manifests admission:reviews config:configs; do
   corpus=${t##*:}
   echo "== fuzz_$name for ${seconds}s"
   "$build/tests/fuzz/fuzz_$name" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 "$work/$corpus" 2>&1 | grep -E "^(stat::|==|SUMMARY|Done)" || true
+    -print_final_stats=1 -artifact_prefix="$build/artifacts/$name-" "$work/$corpus" 2>&1 | grep -E "^(stat::|==|SUMMARY|Done)" || true
 done
+if ls "$build/artifacts/"* >/dev/null 2>&1; then
+  echo "findings (reproduce with the fuzz binary and the file):"
+  ls -l "$build/artifacts/"
+  exit 1
+fi

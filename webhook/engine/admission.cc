@@ -3,6 +3,7 @@
 #include <set>
 
 #include "engine/json_access.h"
+#include "engine/manifest_reader.h"
 
 namespace podguard {
 
@@ -213,15 +214,17 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
 }
 
 AdmissionResult review_admission_text(const Policy& policy, std::string_view body, Day today) {
-  Json review;
-  try {
-    review = Json::parse(body);
-  } catch (const Json::parse_error& e) {
-    std::string what = e.what();
-    if (auto colon = what.find("] "); colon != std::string::npos) what = what.substr(colon + 2);
-    return fail("the body is not valid JSON: " + what);
+  // The same strict reader as `podguard check` (RFC 8259, valid UTF-8, no
+  // duplicate keys), so both judge the same bytes the same way.
+  ReadResult read = read_documents(body, InputFormat::kJson);
+  if (read.error) {
+    return fail("the body is not valid JSON: " + read.error->message + " (line " + std::to_string(read.error->pos.line) +
+                ", column " + std::to_string(read.error->pos.column) + ")");
   }
-  return review_admission(policy, review, today);
+  if (read.documents.size() != 1) {
+    return fail(read.documents.empty() ? "the body is empty" : "the body holds more than one JSON value");
+  }
+  return review_admission(policy, read.documents.front().value, today);
 }
 
 }  // namespace podguard
