@@ -155,6 +155,10 @@ class Webhook {
     return client.Get(path.c_str());
   }
 
+  std::string metrics_url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(metrics_port_) + path;
+  }
+
   std::string metrics() {
     auto r = plain_get("/metrics");
     REQUIRE(r);
@@ -437,6 +441,10 @@ TEST_CASE("serve: health, readiness and metrics") {
   auto plain_ready = webhook.plain_get("/readyz");
   REQUIRE(plain_ready);
   CHECK(plain_ready->status == 200);
+  // The image's HEALTHCHECK runs `podguard probe` against the same endpoint.
+  CHECK(testing::run_process({PODGUARD_BINARY, "probe", "--url", webhook.metrics_url("/readyz")}).exit_code == 0);
+  CHECK(testing::run_process({PODGUARD_BINARY, "probe", "--url", webhook.metrics_url("/nope")}).exit_code == 1);
+  CHECK(testing::run_process({PODGUARD_BINARY, "probe", "--url", "http://127.0.0.1:1/readyz"}).exit_code == 1);
 
   webhook.admit(review("CREATE", compliant_pod()));
   webhook.admit(review("CREATE", with_image(compliant_pod(), "nginx")));

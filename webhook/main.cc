@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/check_command.h"
+#include "cli/probe_command.h"
 #include "cli/review_command.h"
 #include "cli/rules_command.h"
 #include "cli/serve_command.h"
@@ -22,6 +23,9 @@ int main(int argc, char** argv) {
   podguard::server::ServeOptions serve;
   CLI::App* serve_cmd = podguard::cli::add_serve_command(app, serve);
 
+  podguard::cli::ProbeOptions probe;
+  CLI::App* probe_cmd = podguard::cli::add_probe_command(app, probe);
+
   bool markdown = false;
   CLI::App* rules_cmd = app.add_subcommand("rules", "Print the rule reference");
   rules_cmd->add_flag("--markdown", markdown, "Markdown, as committed in docs/rules.md");
@@ -37,6 +41,7 @@ int main(int argc, char** argv) {
     if (check_cmd->parsed()) return podguard::cli::run_check(check);
     if (review_cmd->parsed()) return podguard::cli::run_review(review);
     if (serve_cmd->parsed()) return podguard::server::run_serve(serve);
+    if (probe_cmd->parsed()) return podguard::cli::run_probe(probe);
     if (rules_cmd->parsed()) {
       markdown ? podguard::cli::write_rules_markdown(std::cout) : podguard::cli::write_rules_text(std::cout);
       return 0;
