@@ -155,12 +155,7 @@ class JsonParser {
     streamed_ = true;
     streaming_->begin_items();
     slot = Json::array();
-    ++p_;  // '['
-    skip_space();
-    if (p_ != end_ && *p_ == ']') {
-      ++p_;
-      return;
-    }
+    if (open_empty(']')) return;
     SourceMap* document_positions = positions_;
     const std::size_t document_nodes = nodes_;
     for (std::size_t i = 0;; ++i) {
@@ -173,17 +168,7 @@ class JsonParser {
       value(item, child, 2);
       item_positions.finish();
       streaming_->item(item, FieldPath().key("items").index(i), item_positions);
-      skip_space();
-      if (p_ != end_ && *p_ == ',') {
-        ++p_;
-        skip_space();
-        continue;
-      }
-      if (p_ != end_ && *p_ == ']') {
-        ++p_;
-        break;
-      }
-      unexpected("',' or ']' after a list item");
+      if (!more(']', "',' or ']' after a list item")) break;
     }
     positions_ = document_positions;
     nodes_ = document_nodes;
@@ -206,6 +191,34 @@ class JsonParser {
 
   void skip_space() {
     while (p_ != end_ && is_space(*p_)) ++p_;
+  }
+
+  // At the opening bracket: steps past it and returns true when the
+  // collection is empty ("{}", "[ ]").
+  bool open_empty(char close) {
+    ++p_;
+    skip_space();
+    if (p_ != end_ && *p_ == close) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+
+  // After a member or item: true when a ',' says another follows, false
+  // after the closing bracket.
+  bool more(char close, const char* expected) {
+    skip_space();
+    if (p_ != end_ && *p_ == ',') {
+      ++p_;
+      skip_space();
+      return true;
+    }
+    if (p_ != end_ && *p_ == close) {
+      ++p_;
+      return false;
+    }
+    unexpected(expected);
   }
 
   void count() {
@@ -255,14 +268,9 @@ class JsonParser {
     enter(depth);
     out = Json::object();
     auto& members = out.get_ref<Json::object_t&>();
-    ++p_;  // '{'
-    skip_space();
-    if (p_ != end_ && *p_ == '}') {
-      ++p_;
-      return;
-    }
+    if (open_empty('}')) return;
     KeyIndex keys;
-    while (true) {
+    do {
       if (p_ == end_ || *p_ != '"') unexpected("a string key");
       const char* key_at = p_;
       std::string key = string();
@@ -281,47 +289,21 @@ class JsonParser {
       } else {
         value(*slot, child, depth + 1);
       }
-      skip_space();
-      if (p_ != end_ && *p_ == ',') {
-        ++p_;
-        skip_space();
-        continue;
-      }
-      if (p_ != end_ && *p_ == '}') {
-        ++p_;
-        return;
-      }
-      unexpected("',' or '}' after an object member");
-    }
+    } while (more('}', "',' or '}' after an object member"));
   }
 
   void array(Json& out, std::uint64_t hash, int depth) {
     enter(depth);
     out = Json::array();
     auto& items = out.get_ref<Json::array_t&>();
-    ++p_;  // '['
-    skip_space();
-    if (p_ != end_ && *p_ == ']') {
-      ++p_;
-      return;
-    }
-    for (std::size_t i = 0;; ++i) {
-      const std::uint64_t child = path_hash::index(hash, i);
+    if (open_empty(']')) return;
+    std::size_t i = 0;
+    do {
+      const std::uint64_t child = path_hash::index(hash, i++);
       positions_->record(child, pos(p_));
       items.emplace_back();
       value(items.back(), child, depth + 1);
-      skip_space();
-      if (p_ != end_ && *p_ == ',') {
-        ++p_;
-        skip_space();
-        continue;
-      }
-      if (p_ != end_ && *p_ == ']') {
-        ++p_;
-        return;
-      }
-      unexpected("',' or ']' after a list item");
-    }
+    } while (more(']', "',' or ']' after a list item"));
   }
 
   void literal(std::string_view word, Json&& v, Json& out) {

@@ -6,25 +6,31 @@
 // Allows: procMount unset or Default; anything when spec.hostUsers is false
 //         (a user-namespaced pod cannot reach the host through /proc).
 #include "engine/json_access.h"
+#include "engine/pss/proc_mount_check.h"
 #include "engine/pss/pss_checks.h"
 #include "engine/pss/pss_messages.h"
 
 namespace podguard::pss {
-namespace {
 
-void check(const PodView& pod, const RuleParams&, Findings& out) {
-  const auto host_users = json::as_bool(json::field(&pod.spec(), "hostUsers"));
-  if (host_users && !*host_users) return;
+void report_proc_mounts(const PodView& pod, Findings& out, std::string_view remedy) {
   for (const ContainerView& c : pod.containers()) {
     const Json* proc_mount = json::field(c.spec, {"securityContext", "procMount"});
     if (proc_mount == nullptr || !proc_mount->is_string()) continue;
     const std::string_view value = json::as_string(proc_mount);
     if (value == "Default") continue;
     out.add(&c, pod.container_path(c).key("securityContext").key("procMount"),
-            message("procMount", describe(c) + " must not set securityContext.procMount to " + quote(value),
-                    "remove securityContext.procMount or set it to Default (Unmasked is allowed at baseline only "
-                    "in a user namespace, with spec.hostUsers: false)"));
+            message("procMount", describe(c) + " must not set securityContext.procMount to " + quote(value), remedy));
   }
+}
+
+namespace {
+
+void check(const PodView& pod, const RuleParams&, Findings& out) {
+  const auto host_users = json::as_bool(json::field(&pod.spec(), "hostUsers"));
+  if (host_users && !*host_users) return;
+  report_proc_mounts(pod, out,
+                     "remove securityContext.procMount or set it to Default (Unmasked is allowed at baseline only in "
+                     "a user namespace, with spec.hostUsers: false)");
 }
 
 }  // namespace

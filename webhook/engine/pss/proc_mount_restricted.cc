@@ -4,24 +4,16 @@
 // Reads:  securityContext.procMount of every container (init, regular,
 //         ephemeral). spec.hostUsers is deliberately not read.
 // Allows: unset or Default.
-#include "engine/json_access.h"
+#include "engine/pss/proc_mount_check.h"
 #include "engine/pss/pss_checks.h"
-#include "engine/pss/pss_messages.h"
 
 namespace podguard::pss {
 namespace {
 
 void check(const PodView& pod, const RuleParams&, Findings& out) {
-  for (const ContainerView& c : pod.containers()) {
-    const Json* proc_mount = json::field(c.spec, {"securityContext", "procMount"});
-    if (proc_mount == nullptr || !proc_mount->is_string()) continue;
-    const std::string_view value = json::as_string(proc_mount);
-    if (value == "Default") continue;
-    out.add(&c, pod.container_path(c).key("securityContext").key("procMount"),
-            message("procMount", describe(c) + " must not set securityContext.procMount to " + quote(value),
-                    "remove securityContext.procMount or set it to Default (restricted allows no other value, "
-                    "even with spec.hostUsers: false)"));
-  }
+  report_proc_mounts(pod, out,
+                     "remove securityContext.procMount or set it to Default (restricted allows no other value, even "
+                     "with spec.hostUsers: false)");
 }
 
 }  // namespace
