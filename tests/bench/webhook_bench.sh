@@ -5,7 +5,8 @@
 # Deployment's ReplicaSet creates, allowed) to:
 #   - podguard serve, contract profile;
 #   - null_tls_server: cpp-httplib with podguard's server tuning answering
-#     podguard's exact response bytes without reading the review (the floor);
+#     podguard's exact response bytes; it reads the review but does no
+#     admission work (the floor);
 #   - nginx answering the same bytes from its config (a reference server);
 # at 1 and 32 connections, then podguard at 128 connections, and prints
 # reviews/s, p50, p99, the servers' CPU per review, podguard's RSS idle and
@@ -13,7 +14,10 @@
 #   throughput >= 0.9x the null server's, p99 <= 0.5 ms at 1 connection and
 #   <= 5 ms at 32, RSS <= 20 MiB idle and <= 64 MiB at 128 connections.
 #
-#   tests/bench/webhook_bench.sh [SECONDS=10] [WARMUP_SECONDS=3]
+#   tests/bench/webhook_bench.sh [SECONDS=10] [WARMUP_SECONDS=3] [RUNS=3]
+#
+# Each figure is the best (highest throughput) of RUNS runs, taken in rounds
+# that alternate the servers, since a shared machine only ever slows a run.
 #
 # Environment: PODGUARD=path benchmarks that podguard binary instead of
 # build-bench's; QUIET_WAIT=seconds (default 120) bounds the wait, before
@@ -26,6 +30,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 duration=${1:-10}
 warmup=${2:-3}
+runs=${3:-3}
 build="$root/build-bench"
 bench="$root/tests/bench"
 
@@ -117,16 +122,16 @@ machine_busy_ticks() {
   echo $((user + nice + system + irq + softirq + steal))
 }
 hz=$(getconf CLK_TCK)
-# children_ticks: user+system clock ticks of this shell's finished children
-# (the wrk runs, mostly), from the `times` builtin.
+# children_ticks VAR: user+system clock ticks of this shell's finished
+# children (the wrk runs, mostly), from the `times` builtin, which must run
+# in this shell, not in a $(...) subshell.
 children_ticks() {
-  local t
-  t=$(times | tail -n 1)
-  awk -v t="$t" -v hz="$hz" 'BEGIN {
-    split(t, f, " "); s = 0
-    for (i = 1; i <= 2; i++) { split(f[i], p, "m"); s += p[1] * 60 + p[2] }
+  times >"$work/times"
+  printf -v "$1" '%s' "$(awk -v hz="$hz" 'END {
+    s = 0
+    for (i = 1; i <= 2; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] }
     printf "%d", s * hz + 0.5
-  }'
+  }' "$work/times")"
 }
 # wait_quiet: until the rest of the machine uses under a quarter of a core
 # for a second (at most $quiet_wait seconds); the figures of a shared
@@ -257,10 +262,11 @@ to_ms() {
   }'
 }
 
-rows=()
-declare -A rps p50 p99 peak_rss
-# bench NAME CONNECTIONS SECONDS [sample]: one wrk run; records the figures
-# (with "sample", podguard's peak RSS too, sampled every 100 ms).
+keys=()
+declare -A rps p50 p99 row peak_rss
+# bench NAME CONNECTIONS SECONDS [sample]: one wrk run; keeps its figures
+# when it is the fastest run of NAME at CONNECTIONS so far (with "sample",
+# podguard's peak RSS too, sampled every 100 ms, the highest of all runs).
 bench() {
   local name=$1 conns=$2 secs=$3 sample=${4:-} out="$work/wrk-$1-$2.txt"
   local port spids cpu0 busy0 wrk0 cpu1 busy1 wrk1 peak=0 rss wrk_pid
@@ -268,7 +274,7 @@ bench() {
   spids=$(server_pids "$name")
   wait_quiet
   cpu0=$(cpu_ticks $spids)
-  wrk0=$(children_ticks)
+  children_ticks wrk0
   busy0=$(machine_busy_ticks)
   WRK_BODY="$work/review.json" wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s --latency \
     -s "$bench/wrk-post.lua" "https://127.0.0.1:$port/validate" >"$out" 2>&1 &
@@ -283,8 +289,8 @@ bench() {
   wait "$wrk_pid" || die "wrk failed against $name: $(cat "$out")"
   busy1=$(machine_busy_ticks)
   cpu1=$(cpu_ticks $spids)
-  wrk1=$(children_ticks)
-  [ -n "$sample" ] && peak_rss[$name-$conns]=$peak
+  children_ticks wrk1
+  if [ -n "$sample" ] && [ "$peak" -gt "${peak_rss[$name-$conns]:-0}" ]; then peak_rss[$name-$conns]=$peak; fi
 
   local requests rate l50 l99 errors non2xx
   requests=$(awk '/ requests in / { print $1 }' "$out")
@@ -299,16 +305,24 @@ bench() {
     die "$name at $conns connections: ${errors:-0} socket errors, ${non2xx:-0} non-2xx responses: $(cat "$out")"
   [ "$secs" = "$duration" ] || return 0  # a warm-up
 
-  rps[$name-$conns]=$rate
-  p50[$name-$conns]=$(to_ms "$l50") || die "unknown wrk latency unit in $l50"
-  p99[$name-$conns]=$(to_ms "$l99") || die "unknown wrk latency unit in $l99"
-  rows+=("$(awk -v n="$name" -v c="$conns" -v r="$rate" -v a="${p50[$name-$conns]}" -v b="${p99[$name-$conns]}" \
+  local key=$name-$conns ms50 ms99
+  ms50=$(to_ms "$l50") || die "unknown wrk latency unit in $l50"
+  ms99=$(to_ms "$l99") || die "unknown wrk latency unit in $l99"
+  if [ -z "${rps[$key]:-}" ]; then
+    keys+=("$key")
+  elif [ "$(awk -v a="$rate" -v b="${rps[$key]}" 'BEGIN { print (a > b) ? 1 : 0 }')" = 0 ]; then
+    return 0
+  fi
+  rps[$key]=$rate
+  p50[$key]=$ms50
+  p99[$key]=$ms99
+  row[$key]=$(awk -v n="$name" -v c="$conns" -v r="$rate" -v a="$ms50" -v b="$ms99" \
     -v cpu=$((cpu1 - cpu0)) -v wrk=$((wrk1 - wrk0)) -v busy=$((busy1 - busy0)) -v req="$requests" -v hz="$hz" \
     -v s="$secs" 'BEGIN {
       other = (busy - cpu - wrk) / hz / s; if (other < 0) other = 0
       printf "  %-9s %5d %11.0f %9.3f %9.3f %8.2f %9.1f %8.2f %8.2f",
         n, c, r, a, b, cpu / hz / s, cpu / hz / req * 1e6, wrk / hz / s, other
-    }')")
+    }')
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -318,10 +332,14 @@ for name in podguard null nginx; do
     sleep 1
     rss_warm=$(rss_kib "$pg_pid")
   fi
-  bench "$name" 1 "$duration"
-  bench "$name" 32 "$duration"
 done
-bench podguard 128 "$duration" sample
+for ((round = 1; round <= runs; round++)); do
+  for name in podguard null nginx; do
+    bench "$name" 1 "$duration"
+    bench "$name" 32 "$duration"
+  done
+  bench podguard 128 "$duration" sample
+done
 rss_hwm=$(hwm_kib "$pg_pid")
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -329,10 +347,12 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 printf 'machine: %s, %s cores (%s), shared; load average %s at start, %s at end; waited %s s for quiet\n' \
   "$(uname -m)" "$(nproc)" "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" "$load_start" "$load_end" \
   "$waited_total"
-printf 'wrk -t1 --latency, keep-alive over %s, %s s per run after a %s s warm-up; review %s bytes, response %s bytes\n' \
-  "${tls:-TLS}" "$duration" "$warmup" "$(wc -c <"$work/review.json")" "$(wc -c <"$work/response.json")"
+printf 'wrk -t1 --latency, keep-alive over %s; best of %s runs of %s s after a %s s warm-up\n' \
+  "${tls:-TLS}" "$runs" "$duration" "$warmup"
+printf 'review %s bytes (tests/bench/pod-review.json, compact), response %s bytes (allowed)\n' \
+  "$(wc -c <"$work/review.json")" "$(wc -c <"$work/response.json")"
 printf '  %-9s %5s %11s %9s %9s %8s %9s %8s %8s\n' server conns reviews/s "p50 ms" "p99 ms" "srv CPU" "us/review" "wrk CPU" "others"
-printf '%s\n' "${rows[@]}"
+for key in "${keys[@]}"; do printf '%s\n' "${row[$key]}"; done
 echo "  (srv CPU, wrk CPU, others: cores used during the run by the server, by wrk, by everything else)"
 
 failed=0
