@@ -33,12 +33,13 @@ warmup=${2:-3}
 runs=${3:-3}
 build="$root/build-bench"
 bench="$root/tests/bench"
+die() { echo "webhook_bench: $*" >&2; exit 1; }
 
 # --- tools ------------------------------------------------------------------
+PATH=$PATH:/usr/sbin  # nginx
 missing=()
-for pair in wrk:wrk nginx:nginx curl:curl jq:jq openssl:openssl; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin command -v "${pair%%:*}" >/dev/null 2>&1 ||
-    missing+=("${pair#*:}")
+for tool in wrk nginx curl jq openssl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")  # each is also its Debian package's name
 done
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
@@ -47,8 +48,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
     { $sudo apt-get update -qq >/dev/null && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
 fi
-PATH=$PATH:/usr/sbin
-nginx_bin=$(command -v nginx)
+nginx_bin=$(command -v nginx) || die "nginx is not installed"
 
 # --- build ------------------------------------------------------------------
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -59,15 +59,16 @@ null_server="$build/tests/null_tls_server"
 # --- processes and cleanup --------------------------------------------------
 work=$(mktemp -d /tmp/podguard-webhook-bench.XXXXXX)
 pids=()
+wrk_pid=""
 cleanup() {
   local pid
+  [ -z "$wrk_pid" ] || kill "$wrk_pid" 2>/dev/null || true
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-die() { echo "webhook_bench: $*" >&2; exit 1; }
 
 used_ports=" "
 # free_port: a loopback TCP port nothing listens on (and not handed out yet).
@@ -76,11 +77,14 @@ free_port() {
   while true; do
     port=$((20000 + RANDOM % 40000))
     case $used_ports in *" $port "*) continue ;; esac
-    if ! ss -Htln "sport = :$port" 2>/dev/null | grep -q .; then
-      used_ports+="$port "
-      echo "$port"
-      return
+    if command -v ss >/dev/null 2>&1; then
+      ss -Htln "sport = :$port" 2>/dev/null | grep -q . && continue
+    else
+      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
     fi
+    used_ports+="$port "
+    echo "$port"
+    return
   done
 }
 
@@ -241,11 +245,22 @@ tls=$(openssl s_client -connect "127.0.0.1:$pg_port" -CAfile "$ca" </dev/null 2>
   awk '/^New, / { sub(/,$/, "", $2); print $2 " " $NF; exit }')
 
 # --- runs -------------------------------------------------------------------
-server_pids() {  # the processes doing the server's work
+server_pids() {  # the processes doing the server's work (nginx: master and workers)
+  local stat line fields
   case $1 in
     podguard) echo "$pg_pid" ;;
     null) echo "$null_pid" ;;
-    nginx) echo "$nginx_pid" $(pgrep -P "$nginx_pid" || true) ;;
+    nginx)
+      echo "$nginx_pid"
+      for stat in /proc/[0-9]*/stat; do
+        read -r line <"$stat" 2>/dev/null || continue
+        read -r -a fields <<<"${line##*) }"
+        if [ "${fields[1]}" = "$nginx_pid" ]; then
+          stat=${stat#/proc/}
+          echo "${stat%/stat}"
+        fi
+      done
+      ;;
   esac
 }
 server_port() {
@@ -269,7 +284,7 @@ declare -A rps p50 p99 row peak_rss
 # podguard's peak RSS too, sampled every 100 ms, the highest of all runs).
 bench() {
   local name=$1 conns=$2 secs=$3 sample=${4:-} out="$work/wrk-$1-$2.txt"
-  local port spids cpu0 busy0 wrk0 cpu1 busy1 wrk1 peak=0 rss wrk_pid
+  local port spids cpu0 busy0 wrk0 cpu1 busy1 wrk1 peak=0 rss
   port=$(server_port "$name")
   spids=$(server_pids "$name")
   wait_quiet
@@ -282,11 +297,12 @@ bench() {
   if [ -n "$sample" ]; then
     while kill -0 "$wrk_pid" 2>/dev/null; do
       rss=$(rss_kib "$pg_pid")
-      [ "$rss" -gt "$peak" ] && peak=$rss
+      if [ "$rss" -gt "$peak" ]; then peak=$rss; fi
       sleep 0.1
     done
   fi
   wait "$wrk_pid" || die "wrk failed against $name: $(cat "$out")"
+  wrk_pid=""
   busy1=$(machine_busy_ticks)
   cpu1=$(cpu_ticks $spids)
   children_ticks wrk1
@@ -366,7 +382,9 @@ echo "targets:"
 for c in 1 32; do
   r=$(ratio "${rps[podguard-$c]}" "${rps[null-$c]}")
   rn=$(ratio "${rps[podguard-$c]}" "${rps[nginx-$c]}")
-  verdict "$(cmp_le 0.9 "$r")" "throughput at $c connection(s): ${r}x the null server (target >= 0.9x); ${rn}x nginx"
+  conn_text="$c connections"
+  [ "$c" = 1 ] && conn_text="1 connection"
+  verdict "$(cmp_le 0.9 "$r")" "throughput at $conn_text: ${r}x the null server (target >= 0.9x); ${rn}x nginx"
 done
 verdict "$(cmp_le "${p99[podguard-1]}" 0.5)" "p99 at 1 connection: ${p99[podguard-1]} ms (target <= 0.5 ms)"
 verdict "$(cmp_le "${p99[podguard-32]}" 5)" "p99 at 32 connections: ${p99[podguard-32]} ms (target <= 5 ms)"
