@@ -170,6 +170,8 @@ jq -c . "$bench/pod-review.json" >"$work/review.json"
 # --- podguard ---------------------------------------------------------------
 pg_port=$(free_port)
 pg_metrics_port=$(free_port)
+# As the image, the chart and manifests/ run it (GLIBC_TUNABLES, docs/serve.md).
+GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.tcache_count=1000} \
 "$podguard" serve --config "$work/config.yaml" --tls-cert "$cert" --tls-key "$key" \
   --addr "127.0.0.1:$pg_port" --metrics-addr "127.0.0.1:$pg_metrics_port" >/dev/null 2>"$work/podguard.err" &
 pg_pid=$!

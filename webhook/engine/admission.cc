@@ -216,7 +216,9 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
 AdmissionResult review_admission_text(const Policy& policy, std::string_view body, Day today) {
   // The same strict reader as `podguard check` (RFC 8259, valid UTF-8, no
   // duplicate keys), so both judge the same bytes the same way.
-  ReadResult read = read_documents(body, InputFormat::kJson);
+  ReadLimits limits;
+  limits.record_positions = false;  // responses name fields by path, not by line
+  ReadResult read = read_documents(body, InputFormat::kJson, limits);
   if (read.error) {
     return fail("the body is not valid JSON: " + read.error->message + " (line " + std::to_string(read.error->pos.line) +
                 ", column " + std::to_string(read.error->pos.column) + ")");

@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-#include "engine/object_keys.h"
+#include "engine/object_builder.h"
 
 namespace podguard {
 namespace {
@@ -105,7 +105,11 @@ class JsonParser {
         end_(text.data() + text.size()),
         lines_(text),
         limits_(limits),
-        item_sink_(item_sink) {}
+        item_sink_(item_sink) {
+    // Reserved, not constructed: builders are made as depth is reached, and
+    // references to them stay valid since the vector never reallocates.
+    builders_.reserve(static_cast<std::size_t>(std::max(limits.max_depth, 0)) + 1);
+  }
 
   // Parses the next top-level value into `doc`; false when only white space
   // is left. Throws SyntaxError. With an item sink, a top-level object's
@@ -141,10 +145,12 @@ class JsonParser {
   void parse_document(Document& doc, DocumentSink* stream_to) {
     streaming_ = stream_to;
     streamed_ = false;
-    positions_ = &doc.positions;
+    positions_ = limits_.record_positions ? &doc.positions : nullptr;
     nodes_ = 0;
-    doc.start = pos(p_);
-    doc.positions.record(path_hash::kRoot, doc.start);
+    if (positions_ != nullptr) {
+      doc.start = pos(p_);
+      doc.positions.record(path_hash::kRoot, doc.start);
+    }
     value(doc.value, path_hash::kRoot, 0);
     doc.positions.finish();
   }
@@ -161,10 +167,10 @@ class JsonParser {
     for (std::size_t i = 0;; ++i) {
       Json item;
       SourceMap item_positions;
-      positions_ = &item_positions;
+      if (document_positions != nullptr) positions_ = &item_positions;
       nodes_ = 0;
       const std::uint64_t child = path_hash::index(items_hash, i);
-      item_positions.record(child, pos(p_));
+      if (positions_ != nullptr) item_positions.record(child, pos(p_));
       value(item, child, 2);
       item_positions.finish();
       streaming_->item(item, FieldPath().key("items").index(i), item_positions);
@@ -266,10 +272,13 @@ class JsonParser {
 
   void object(Json& out, std::uint64_t hash, int depth) {
     enter(depth);
-    out = Json::object();
-    auto& members = out.get_ref<Json::object_t&>();
-    if (open_empty('}')) return;
-    KeyIndex keys;
+    if (open_empty('}')) {
+      out = Json::object();
+      return;
+    }
+    // One builder per depth, reused from object to object.
+    while (builders_.size() <= static_cast<std::size_t>(depth)) builders_.emplace_back();
+    ObjectBuilder& members = builders_[static_cast<std::size_t>(depth)];
     do {
       if (p_ == end_ || *p_ != '"') unexpected("a string key");
       const char* key_at = p_;
@@ -278,11 +287,14 @@ class JsonParser {
       if (p_ == end_ || *p_ != ':') unexpected("':' after an object key");
       ++p_;
       skip_space();
-      const std::uint64_t child = path_hash::key(hash, key);
-      positions_->record(child, pos(key_at));
+      const std::uint64_t child = positions_ != nullptr ? path_hash::key(hash, key) : 0;
+      if (positions_ != nullptr) positions_->record(child, pos(key_at));
       const bool stream = depth == 0 && streaming_ != nullptr && key == "items" && p_ != end_ && *p_ == '[';
-      Json* slot = keys.insert(members, std::move(key), Json());  // leaves `key` alone on a duplicate
-      if (slot == nullptr) fail("duplicate key \"" + key + "\"", key_at);
+      Json* slot = members.add(std::move(key), Json());  // leaves `key` alone on a duplicate
+      if (slot == nullptr) {
+        members.clear();
+        fail("duplicate key \"" + key + "\"", key_at);
+      }
       if (stream) {
         count();
         stream_items(*slot, child);
@@ -290,6 +302,7 @@ class JsonParser {
         value(*slot, child, depth + 1);
       }
     } while (more('}', "',' or '}' after an object member"));
+    members.finish_into(out);
   }
 
   void array(Json& out, std::uint64_t hash, int depth) {
@@ -299,8 +312,9 @@ class JsonParser {
     if (open_empty(']')) return;
     std::size_t i = 0;
     do {
-      const std::uint64_t child = path_hash::index(hash, i++);
-      positions_->record(child, pos(p_));
+      const std::uint64_t child = positions_ != nullptr ? path_hash::index(hash, i) : 0;
+      ++i;
+      if (positions_ != nullptr) positions_->record(child, pos(p_));
       items.emplace_back();
       value(items.back(), child, depth + 1);
     } while (more(']', "',' or ']' after a list item"));
@@ -473,8 +487,9 @@ class JsonParser {
   DocumentSink* item_sink_;
   DocumentSink* streaming_ = nullptr;  // item_sink_ while streaming is allowed
   bool streamed_ = false;              // items of the current document went to the sink
-  SourceMap* positions_ = nullptr;
+  SourceMap* positions_ = nullptr;  // nullptr when positions are not wanted
   std::size_t nodes_ = 0;
+  std::vector<ObjectBuilder> builders_;  // one per depth reached; capacity reserved up front
 };
 
 }  // namespace

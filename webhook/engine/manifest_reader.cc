@@ -15,7 +15,7 @@
 #include <yaml-cpp/parser.h>
 
 #include "engine/json_reader.h"
-#include "engine/object_keys.h"
+#include "engine/object_builder.h"
 #include "engine/yaml_scalar.h"
 
 namespace podguard {
@@ -46,7 +46,9 @@ class MemoryBuffer : public std::streambuf {
 // YAML::Load skips yaml-cpp's own node graph, which is most of its cost.
 class YamlBuilder final : public YAML::EventHandler {
  public:
-  explicit YamlBuilder(const ReadLimits& limits) : limits_(limits) {}
+  // `builders` holds one ObjectBuilder per nesting level (max_depth + 1),
+  // shared by the documents of a stream.
+  YamlBuilder(const ReadLimits& limits, std::vector<ObjectBuilder>& builders) : limits_(limits), builders_(builders) {}
 
   bool has_value() const { return has_value_; }
   Document take() {
@@ -123,7 +125,7 @@ class YamlBuilder final : public YAML::EventHandler {
     YAML::anchor_t anchor = 0;
     std::size_t nodes_at_open = 0;
     std::vector<Json> merges;  // values of `<<` keys, applied when the map closes
-    KeyIndex keys;
+    std::size_t depth = 0;     // index of this map's ObjectBuilder
   };
 
   bool expecting_key() const { return !stack_.empty() && stack_.back().is_map && !stack_.back().has_key; }
@@ -155,13 +157,13 @@ class YamlBuilder final : public YAML::EventHandler {
       has_value_ = true;
       doc_.value = std::move(value);
       doc_.start = to_pos(mark);
-      doc_.positions.record(path_hash::kRoot, doc_.start);
+      if (limits_.record_positions) doc_.positions.record(path_hash::kRoot, doc_.start);
       return {&doc_.value, path_hash::kRoot};
     }
     Frame& f = stack_.back();
     if (!f.is_map) {
       const std::uint64_t h = path_hash::index(f.hash, f.next_index++);
-      doc_.positions.record(h, to_pos(mark));
+      if (limits_.record_positions) doc_.positions.record(h, to_pos(mark));
       f.node->get_ref<Json::array_t&>().push_back(std::move(value));
       return {&f.node->back(), h};
     }
@@ -171,9 +173,9 @@ class YamlBuilder final : public YAML::EventHandler {
       return {&f.merges.back(), 0};
     }
     const std::uint64_t h = path_hash::key(f.hash, f.key);
-    Json* inserted = f.keys.insert(f.node->get_ref<Json::object_t&>(), std::string(f.key), std::move(value));
+    Json* inserted = builders_[f.depth].add(std::string(f.key), std::move(value));
     if (inserted == nullptr) throw BuildError{"duplicate key \"" + f.key + "\"", f.key_pos};
-    doc_.positions.record(h, f.key_pos);
+    if (limits_.record_positions) doc_.positions.record(h, f.key_pos);
     return {inserted, h};
   }
 
@@ -191,23 +193,31 @@ class YamlBuilder final : public YAML::EventHandler {
     f.is_map = is_map;
     f.anchor = anchor;
     f.nodes_at_open = before;
+    f.depth = stack_.size();
+    if (is_map) {
+      while (builders_.size() <= f.depth) builders_.emplace_back();  // within the reserved capacity
+      builders_[f.depth].clear();
+    }
     stack_.push_back(std::move(f));
   }
 
   void close() {
     Frame& f = stack_.back();
-    if (f.is_map && !f.merges.empty()) apply_merges(f);
+    if (f.is_map) {
+      if (!f.merges.empty()) apply_merges(f);
+      builders_[f.depth].finish_into(*f.node);
+    }
     if (f.anchor != 0) anchors_[f.anchor] = Anchored{*f.node, nodes_ - f.nodes_at_open};
     stack_.pop_back();
   }
 
   // YAML merge keys (`<<: *defaults`): keys written in the map win over
   // merged ones, and earlier merge sources win over later ones.
-  static void apply_merges(Frame& f) {
-    auto& object = f.node->get_ref<Json::object_t&>();
-    auto merge_one = [&object, &f](const Json& source) {
+  void apply_merges(Frame& f) {
+    ObjectBuilder& members = builders_[f.depth];
+    auto merge_one = [&members](const Json& source) {
       if (!source.is_object()) return false;
-      for (const auto& [k, v] : source.items()) f.keys.insert(object, std::string(k), Json(v));
+      for (const auto& [k, v] : source.items()) members.add_if_absent(k, v);
       return true;
     };
     for (const Json& m : f.merges) {
@@ -222,6 +232,7 @@ class YamlBuilder final : public YAML::EventHandler {
   }
 
   const ReadLimits& limits_;
+  std::vector<ObjectBuilder>& builders_;
   Document doc_;
   bool has_value_ = false;
   YAML::Mark start_mark_ = YAML::Mark::null_mark();
@@ -235,9 +246,11 @@ std::optional<ReadError> read_yaml(std::string_view text, const ReadLimits& limi
   std::istream in(&buffer);
   try {
     YAML::Parser parser(in);
+    std::vector<ObjectBuilder> builders;
+    builders.reserve(static_cast<std::size_t>(std::max(limits.max_depth, 0)) + 1);
     int last_start = -1;
     while (true) {
-      YamlBuilder builder(limits);
+      YamlBuilder builder(limits, builders);
       if (!parser.HandleNextDocument(builder)) break;
       if (builder.start_mark().pos == last_start) {
         return ReadError{"unexpected ',' outside a flow collection ([...] or {...})", to_pos(builder.start_mark())};

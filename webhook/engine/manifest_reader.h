@@ -40,6 +40,10 @@ struct ReadLimits {
   // Nodes per document, counting copies made by YAML aliases, so that an
   // alias bomb is an error and not an out-of-memory kill.
   std::size_t max_nodes = 4'000'000;
+  // Record where each field is (Document::positions). The webhook, which
+  // reports field paths but no lines, turns this off: it is a third of the
+  // cost of reading. Errors carry their position either way.
+  bool record_positions = true;
 };
 
 ReadResult read_documents(std::string_view text, InputFormat format = InputFormat::kAuto,

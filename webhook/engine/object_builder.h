@@ -1,0 +1,65 @@
+// Building JSON objects from a parser. Json is nlohmann::ordered_json, whose
+// members are std::pair<const std::string, Json>: the const key makes the
+// pair impossible to move, so an object that grows while it is filled
+// deep-copies every member already read on each reallocation. Members are
+// gathered here instead, in movable pairs, and moved once into an object
+// reserved to the right size. Duplicate keys are refused; past a few dozen
+// keys a hash set takes over, so a hostile object with a hundred thousand
+// keys costs linear time, not quadratic.
+#pragma once
+
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "engine/document.h"
+
+namespace podguard {
+
+class ObjectBuilder {
+ public:
+  // Appends key -> value unless the key is there; returns the new value (valid
+  // until the next add), or nullptr for a duplicate, leaving `key` untouched.
+  Json* add(std::string&& key, Json&& value) {
+    if (seen_.empty()) {
+      for (const auto& member : members_) {
+        if (member.first == key) return nullptr;
+      }
+      if (members_.size() >= kScanLimit) {
+        for (const auto& member : members_) seen_.insert(member.first);
+      }
+    }
+    if (!seen_.empty() && !seen_.insert(key).second) return nullptr;
+    members_.emplace_back(std::move(key), std::move(value));
+    return &members_.back().second;
+  }
+
+  // Like add, but keeps the existing value on a duplicate (YAML merge keys).
+  void add_if_absent(const std::string& key, const Json& value) {
+    std::string copy = key;
+    if (add(std::move(copy), Json()) != nullptr) members_.back().second = value;
+  }
+
+  // Makes `target` the object and empties the builder (keeping its capacity
+  // for the next object at this depth).
+  void finish_into(Json& target) {
+    target = Json::object();
+    auto& object = target.get_ref<Json::object_t&>();
+    object.reserve(members_.size());
+    for (auto& member : members_) object.emplace_back(std::move(member.first), std::move(member.second));
+    clear();
+  }
+
+  void clear() {
+    members_.clear();
+    seen_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kScanLimit = 32;
+  std::vector<std::pair<std::string, Json>> members_;
+  std::unordered_set<std::string> seen_;
+};
+
+}  // namespace podguard
