@@ -312,3 +312,62 @@ TEST_CASE("a stray ',' that makes yaml-cpp 0.7 loop forever is an error (found b
 }
 
 }  // namespace podguard
+
+namespace podguard {
+
+TEST_CASE("drop_managed_fields leaves metadata.managedFields out of JSON documents, still checked") {
+  const std::string pod = R"({"kind": "Pod", "metadata": {"name": "web",
+    "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {}}}},
+                       "time": "2026-11-22T10:00:00Z", "n": -1.5e3, "ok": true, "none": null, "s": "\u00e9\n"}],
+    "labels": {"app": "web"}},
+    "spec": {"managedFields": 1, "template": {"metadata": {"managedFields": [], "name": "t"}}}})";
+  ReadLimits limits;
+  limits.drop_managed_fields = true;
+  const ReadResult dropped = read_documents(pod, InputFormat::kJson, limits);
+  REQUIRE_FALSE(dropped.error);
+  REQUIRE(dropped.documents.size() == 1);
+  const Json& doc = dropped.documents[0].value;
+  CHECK_FALSE(doc["metadata"].contains("managedFields"));
+  CHECK(doc["metadata"]["name"] == "web");
+  CHECK(doc["metadata"]["labels"]["app"] == "web");  // members after it are read
+  CHECK(doc["spec"]["managedFields"] == 1);          // only under metadata
+  CHECK_FALSE(doc["spec"]["template"]["metadata"].contains("managedFields"));
+  CHECK(doc["spec"]["template"]["metadata"]["name"] == "t");
+
+  // Off by default: `podguard check` keeps documents whole.
+  const ReadResult whole = read_documents(pod, InputFormat::kJson);
+  REQUIRE_FALSE(whole.error);
+  CHECK(whole.documents[0].value["metadata"]["managedFields"][0]["manager"] == "kubectl");
+
+  // Skipped, not ignored: syntax errors in it are errors, with their line.
+  for (const char* bad : {R"({"metadata": {"managedFields": [{"a": 1,}]}})",
+                          R"({"metadata": {"managedFields": [{"a": "\q"}]}})",
+                          "{\"metadata\": {\"managedFields\": [\"\xff\"]}}",
+                          R"({"metadata": {"managedFields": [01]}})",
+                          R"({"metadata": {"managedFields": [{"a" 1}]}})",
+                          R"({"metadata": {"managedFields": [tru]}})",
+                          R"({"metadata": {"managedFields": [{"a": "unterminated}]}})",
+                          "{\"metadata\":\n {\"managedFields\": [1, 2}}"}) {
+    CAPTURE(bad);
+    const ReadResult r = read_documents(bad, InputFormat::kJson, limits);
+    REQUIRE(r.error);
+    CHECK(r.error->pos.line >= 1);
+  }
+  const ReadResult on_line_2 = read_documents("{\"metadata\":\n {\"managedFields\": [1, 2}}", InputFormat::kJson, limits);
+  REQUIRE(on_line_2.error);
+  CHECK(on_line_2.error->pos.line == 2);
+
+  // Its nodes count against the budget, and its depth against the limit.
+  std::string big = R"({"metadata": {"managedFields": [)";
+  for (int i = 0; i < 100; ++i) big += std::string(i ? "," : "") + "{}";
+  big += "]}}";
+  ReadLimits small = limits;
+  small.max_nodes = 50;
+  CHECK(read_documents(big, InputFormat::kJson, small).error);
+  const std::string deep = R"({"metadata": {"managedFields": )" + std::string(300, '[') + std::string(300, ']') + "}}";
+  const ReadResult too_deep = read_documents(deep, InputFormat::kJson, limits);
+  REQUIRE(too_deep.error);
+  CHECK(too_deep.error->message.find("nesting is deeper") != std::string::npos);
+}
+
+}  // namespace podguard

@@ -218,6 +218,7 @@ AdmissionResult review_admission_text(const Policy& policy, std::string_view bod
   // duplicate keys), so both judge the same bytes the same way.
   ReadLimits limits;
   limits.record_positions = false;  // responses name fields by path, not by line
+  limits.drop_managed_fields = true;
   ReadResult read = read_documents(body, InputFormat::kJson, limits);
   if (read.error) {
     return fail("the body is not valid JSON: " + read.error->message + " (line " + std::to_string(read.error->pos.line) +

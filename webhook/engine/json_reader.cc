@@ -287,6 +287,11 @@ class JsonParser {
       if (p_ == end_ || *p_ != ':') unexpected("':' after an object key");
       ++p_;
       skip_space();
+      if (depth == metadata_depth_ && key == "managedFields") {
+        skip(depth + 1);
+        continue;
+      }
+      const bool key_is_metadata = limits_.drop_managed_fields && key == "metadata";
       const std::uint64_t child = positions_ != nullptr ? path_hash::key(hash, key) : 0;
       if (positions_ != nullptr) positions_->record(child, pos(key_at));
       const bool stream = depth == 0 && streaming_ != nullptr && key == "items" && p_ != end_ && *p_ == '[';
@@ -298,6 +303,11 @@ class JsonParser {
       if (stream) {
         count();
         stream_items(*slot, child);
+      } else if (key_is_metadata) {
+        const int outer = metadata_depth_;
+        metadata_depth_ = depth + 1;
+        value(*slot, child, depth + 1);
+        metadata_depth_ = outer;
       } else {
         value(*slot, child, depth + 1);
       }
@@ -318,6 +328,56 @@ class JsonParser {
       items.emplace_back();
       value(items.back(), child, depth + 1);
     } while (more(']', "',' or ']' after a list item"));
+  }
+
+  // Checks the syntax of a value and counts its nodes without building it
+  // (duplicate keys go unnoticed there).
+  void skip(int depth) {
+    count();
+    if (p_ == end_) unexpected("a value");
+    switch (*p_) {
+      case '{':
+        enter(depth);
+        if (open_empty('}')) return;
+        do {
+          if (p_ == end_ || *p_ != '"') unexpected("a string key");
+          skip_string();
+          skip_space();
+          if (p_ == end_ || *p_ != ':') unexpected("':' after an object key");
+          ++p_;
+          skip_space();
+          skip(depth + 1);
+        } while (more('}', "',' or '}' after an object member"));
+        return;
+      case '[':
+        enter(depth);
+        if (open_empty(']')) return;
+        do {
+          skip(depth + 1);
+        } while (more(']', "',' or ']' after a list item"));
+        return;
+      case '"':
+        skip_string();
+        return;
+      default: {
+        Json scalar;
+        value(scalar, 0, depth);
+        --nodes_;  // value() counted it again
+      }
+    }
+  }
+
+  void skip_string() {
+    const char* open = p_;
+    bool ascii = true;
+    const char* q = plain_run(p_ + 1, ascii);
+    if (q == end_) fail("unterminated string", open);
+    if (*q == '\\') {
+      string();  // escapes: the full decoder checks them
+      return;
+    }
+    if (!ascii) check_utf8(p_ + 1, q);
+    p_ = q + 1;
   }
 
   void literal(std::string_view word, Json&& v, Json& out) {
@@ -392,18 +452,26 @@ class JsonParser {
     return v;
   }
 
-  // p_ is at the opening quote; leaves p_ after the closing one.
-  std::string string() {
-    const char* open = p_;
-    const char* q = ++p_;
-    bool ascii = true;
-    // Fast path: no escapes, the common case in manifests.
+  // The end of the run of string bytes from `from` that need no decoding:
+  // the closing quote, a backslash or the end of input. Control characters
+  // are errors; `ascii` turns false when the run has bytes above 0x7F.
+  const char* plain_run(const char* from, bool& ascii) {
+    const char* q = from;
     while (q != end_ && *q != '"' && *q != '\\') {
       const auto c = static_cast<unsigned char>(*q);
       if (c < 0x20) fail("a control character must be escaped in a string", q);
       ascii = ascii && c < 0x80;
       ++q;
     }
+    return q;
+  }
+
+  // p_ is at the opening quote; leaves p_ after the closing one.
+  std::string string() {
+    const char* open = p_;
+    bool ascii = true;
+    // Fast path: no escapes, the common case in manifests.
+    const char* q = plain_run(++p_, ascii);
     if (q == end_) fail("unterminated string", open);
     std::string out(p_, q);
     if (!ascii) check_utf8(p_, q);
@@ -455,12 +523,7 @@ class JsonParser {
       }
       const char* run = p_;
       bool run_ascii = true;
-      while (p_ != end_ && *p_ != '"' && *p_ != '\\') {
-        const auto c = static_cast<unsigned char>(*p_);
-        if (c < 0x20) fail("a control character must be escaped in a string", p_);
-        run_ascii = run_ascii && c < 0x80;
-        ++p_;
-      }
+      p_ = plain_run(p_, run_ascii);
       if (p_ == end_) fail("unterminated string", open);
       if (!run_ascii) check_utf8(run, p_);
       out.append(run, p_);
@@ -488,6 +551,9 @@ class JsonParser {
   DocumentSink* streaming_ = nullptr;  // item_sink_ while streaming is allowed
   bool streamed_ = false;              // items of the current document went to the sink
   SourceMap* positions_ = nullptr;  // nullptr when positions are not wanted
+  // The depth of the object that is the value of a "metadata" key, while the
+  // parser is inside it and drop_managed_fields is on; -1 otherwise.
+  int metadata_depth_ = -1;
   std::size_t nodes_ = 0;
   std::vector<ObjectBuilder> builders_;  // one per depth reached; capacity reserved up front
 };

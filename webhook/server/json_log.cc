@@ -1,5 +1,10 @@
 #include "server/json_log.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -45,20 +50,83 @@ std::string now_rfc3339() {
 
 }  // namespace
 
-void JsonLog::write(LogLevel level, std::string_view event, const Json& fields) {
+JsonLog::JsonLog(LogLevel level, int fd) : level_(level), fd_(fd) {
+  // The writer thread takes no signals: they belong to the threads that
+  // wait for them (a thread with SIGTERM unblocked would die of it).
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  writer_ = std::thread([this] { run(); });
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
+JsonLog::~JsonLog() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_writer_.notify_one();
+  writer_.join();
+}
+
+void JsonLog::write(LogLevel level, std::string_view event, Json fields) {
   if (!enabled(level)) return;
-  Json line;
+  Json line = Json::object();
   line["time"] = now_rfc3339();
   line["level"] = name(level);
   line["event"] = event;
   if (fields.is_object()) {
-    for (const auto& [k, v] : fields.items()) line[k] = v;
+    for (auto& member : fields.get_ref<Json::object_t&>()) line[member.first] = std::move(member.second);
   }
   std::string text = line.dump(-1, ' ', false, Json::error_handler_t::replace);
   text += '\n';
-  std::lock_guard<std::mutex> lock(mutex_);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+  bool notify = false;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_waiters_.wait(lock, [&] { return queued_.size() < kMaxQueuedBytes || stopping_; });
+    queued_ += text;
+    ++queued_lines_;
+    notify = writer_waiting_;
+  }
+  // Only a sleeping writer needs the futex call; a busy one finds the line
+  // when it comes back for more.
+  if (notify) wake_writer_.notify_one();
+}
+
+void JsonLog::flush() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  const std::size_t target = queued_lines_;
+  wake_waiters_.wait(lock, [&] { return written_lines_ >= target; });
+}
+
+void JsonLog::run() {
+  std::string batch;
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    writer_waiting_ = true;
+    wake_writer_.wait(lock, [this] { return !queued_.empty() || stopping_; });
+    writer_waiting_ = false;
+    if (queued_.empty()) return;  // stopping, everything written
+    batch.swap(queued_);
+    const std::size_t lines = queued_lines_;
+    lock.unlock();
+    wake_waiters_.notify_all();  // room in the queue again
+    const char* p = batch.data();
+    std::size_t left = batch.size();
+    while (left > 0) {
+      const ssize_t n = ::write(fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // stdout closed or broken: nothing sensible to do but carry on
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    batch.clear();
+    if (batch.capacity() > (std::size_t{1} << 20)) batch.shrink_to_fit();
+    lock.lock();
+    written_lines_ = lines;
+    wake_waiters_.notify_all();
+  }
 }
 
 }  // namespace podguard::server

@@ -1,5 +1,6 @@
 #include "server/metrics.h"
 
+#include <atomic>
 #include <cstdio>
 #include <sstream>
 
@@ -70,12 +71,19 @@ typename Map::mapped_type& Metrics::series(Map& map, Labels labels) {
   return map[labels];
 }
 
+Metrics::Shard& Metrics::shard() {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t slot = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+  return shards_[slot];
+}
+
 void Metrics::observe_request(const std::string& kind, const std::string& operation, const std::string& decision,
                               double seconds) {
   Labels labels = {{"kind", kind}, {"operation", operation}, {"decision", decision}};
-  std::lock_guard<std::mutex> lock(mutex_);
-  ++series(requests_, labels);
-  Histogram& h = series(durations_, std::move(labels));
+  Shard& s = shard();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  ++series(s.requests, labels);
+  Histogram& h = series(s.durations, std::move(labels));
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
     if (seconds <= kBuckets[i]) ++h.buckets[i];
   }
@@ -84,13 +92,15 @@ void Metrics::observe_request(const std::string& kind, const std::string& operat
 }
 
 void Metrics::count_violation(const std::string& rule, const std::string& action, bool ratcheted) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  ++series(violations_, {{"rule", rule}, {"action", action}, {"ratcheted", ratcheted ? "true" : "false"}});
+  Shard& s = shard();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  ++series(s.violations, {{"rule", rule}, {"action", action}, {"ratcheted", ratcheted ? "true" : "false"}});
 }
 
 void Metrics::count_exemption(const std::string& rule, const std::string& source) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  ++series(exemptions_, {{"rule", rule}, {"source", source}});
+  Shard& s = shard();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  ++series(s.exemptions, {{"rule", rule}, {"source", source}});
 }
 
 void Metrics::count_config_reload(bool ok) {
@@ -114,16 +124,32 @@ void Metrics::set_config_loaded_at(double unix_seconds) {
 }
 
 std::string Metrics::render() const {
+  std::map<Labels, std::uint64_t> all_requests;
+  std::map<Labels, Histogram> all_durations;
+  std::map<Labels, std::uint64_t> all_violations;
+  std::map<Labels, std::uint64_t> all_exemptions;
+  for (Shard& s : shards_) {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    for (const auto& [labels, n] : s.requests) series(all_requests, labels) += n;
+    for (const auto& [labels, h] : s.durations) {
+      Histogram& total = series(all_durations, labels);
+      for (std::size_t i = 0; i < kBuckets.size(); ++i) total.buckets[i] += h.buckets[i];
+      total.count += h.count;
+      total.sum += h.sum;
+    }
+    for (const auto& [labels, n] : s.violations) series(all_violations, labels) += n;
+    for (const auto& [labels, n] : s.exemptions) series(all_exemptions, labels) += n;
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   std::ostringstream out;
   header(out, "podguard_build_info", "gauge", "podguard version.");
   out << "podguard_build_info{version=\"" << PODGUARD_VERSION << "\"} 1\n";
   counters(out, "podguard_admission_requests_total",
            "Admission reviews answered, by request kind, operation and decision (allowed, denied, untouched, error).",
-           requests_);
+           all_requests);
   header(out, "podguard_admission_duration_seconds", "histogram",
          "Time from a complete request body to the response, by kind, operation and decision.");
-  for (const auto& [labels, h] : durations_) {
+  for (const auto& [labels, h] : all_durations) {
     for (std::size_t i = 0; i < kBuckets.size(); ++i) {
       out << "podguard_admission_duration_seconds_bucket" << label_text(labels, "le=\"" + number(kBuckets[i]) + "\"")
           << ' ' << h.buckets[i] << '\n';
@@ -135,8 +161,8 @@ std::string Metrics::render() const {
   counters(out, "podguard_violations_total",
            "Violations found in admitted or denied objects, by rule and action; ratcheted ones were already present "
            "before an update and did not deny.",
-           violations_);
-  counters(out, "podguard_exemptions_total", "Findings suppressed by an exemption, by rule and source.", exemptions_);
+           all_violations);
+  counters(out, "podguard_exemptions_total", "Findings suppressed by an exemption, by rule and source.", all_exemptions);
   counters(out, "podguard_config_reloads_total", "Policy config reloads, by result.", config_reloads_);
   counters(out, "podguard_certificate_reloads_total", "Serving certificate reloads, by result.", certificate_reloads_);
   header(out, "podguard_certificate_expiry_timestamp_seconds", "gauge",

@@ -45,11 +45,21 @@ class Metrics {
   template <typename Map>
   static typename Map::mapped_type& series(Map& map, Labels labels);
 
-  mutable std::mutex mutex_;
-  std::map<Labels, std::uint64_t> requests_;
-  std::map<Labels, Histogram> durations_;
-  std::map<Labels, std::uint64_t> violations_;
-  std::map<Labels, std::uint64_t> exemptions_;
+  // Request, violation and exemption counts are kept in shards, each thread
+  // using one, so that request threads do not queue on one lock; render()
+  // adds the shards up.
+  struct alignas(64) Shard {
+    std::mutex mutex;
+    std::map<Labels, std::uint64_t> requests;
+    std::map<Labels, Histogram> durations;
+    std::map<Labels, std::uint64_t> violations;
+    std::map<Labels, std::uint64_t> exemptions;
+  };
+  static constexpr std::size_t kShards = 8;
+  Shard& shard();
+
+  mutable std::array<Shard, kShards> shards_;
+  mutable std::mutex mutex_;  // the rest
   std::map<Labels, std::uint64_t> config_reloads_;
   std::map<Labels, std::uint64_t> certificate_reloads_;
   double certificate_expiry_ = 0;

@@ -345,7 +345,7 @@ void Webhook::handle_validate(const httplib::Request& req, httplib::Response& re
     if (!o.sub_resource.empty()) fields["sub_resource"] = o.sub_resource;
     if (!violations.empty()) fields["violations"] = std::move(violations);
     if (!exempted.empty()) fields["exempted"] = std::move(exempted);
-    log_.write(LogLevel::kInfo, "admission", fields);
+    log_.write(LogLevel::kInfo, "admission", std::move(fields));
   }
 }
 
@@ -502,7 +502,7 @@ int Webhook::run() {
   if (!clean) {
     log_.write(LogLevel::kError, "shutdown_timeout",
                {{"error", "requests still running after the shutdown timeout; exiting anyway"}});
-    std::fflush(stdout);
+    log_.flush();
     std::_Exit(1);
   }
   https_thread.join();
