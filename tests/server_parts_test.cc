@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <string>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "engine/document.h"
 #include "server/json_log.h"
 #include "server/metrics.h"
+#include "server/shared_slot.h"
 
 namespace podguard::server {
 namespace {
@@ -158,6 +160,55 @@ TEST_CASE("metrics: distinct label sets are capped, the rest counted as other") 
   CHECK(series <= 513);  // 512 named series plus "other"
   const double other = sample(text, "podguard_violations_total{rule=\"other\",action=\"other\",ratcheted=\"other\"}");
   CHECK(other == 1600 - 512);
+}
+
+struct Versioned {
+  int version;
+  std::vector<int> payload;  // each element equals version: a torn read would show
+};
+
+TEST_CASE("shared slot: readers see whole values and pick up a swap on their next read") {
+  SharedSlot<Versioned> slot;
+  CHECK(slot.current() == nullptr);
+  CHECK(slot.load() == nullptr);
+  slot.store(std::make_shared<const Versioned>(Versioned{1, std::vector<int>(64, 1)}));
+  REQUIRE(slot.current() != nullptr);
+  CHECK(slot.current()->version == 1);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0};
+  std::atomic<long> reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 6; ++t) {
+    readers.emplace_back([&] {
+      int last = 0;
+      while (!stop.load()) {
+        const Versioned* v = slot.current();
+        for (int x : v->payload) bad += x != v->version ? 1 : 0;
+        bad += v->version < last ? 1 : 0;  // never goes back
+        last = v->version;
+        ++reads;
+      }
+    });
+  }
+  for (int version = 2; version <= 200; ++version) {
+    slot.store(std::make_shared<const Versioned>(Versioned{version, std::vector<int>(64, version)}));
+    std::this_thread::yield();
+  }
+  stop = true;
+  for (auto& r : readers) r.join();
+  CHECK(bad == 0);
+  CHECK(reads > 0);
+  CHECK(slot.current()->version == 200);  // this thread reads the latest
+  CHECK(slot.load()->version == 200);
+
+  // Another slot of the same type, even at the same address, is never
+  // mistaken for this one.
+  SharedSlot<Versioned> other;
+  other.store(std::make_shared<const Versioned>(Versioned{7, {}}));
+  CHECK(other.current()->version == 7);
+  CHECK(slot.current()->version == 200);
+  CHECK(other.current()->version == 7);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "server/elastic_task_queue.h"
 #include "server/json_log.h"
 #include "server/metrics.h"
+#include "server/shared_slot.h"
 #include "server/tls_identity.h"
 
 namespace podguard::server {
@@ -155,7 +156,7 @@ class Webhook {
   JsonLog log_;
   Metrics metrics_;
   TlsMaterial tls_;
-  std::atomic<std::shared_ptr<const Policy>> policy_;
+  SharedSlot<Policy> policy_;
   std::atomic<bool> draining_{false};
 
   FileStamp config_stamp_, cert_stamp_, key_stamp_, ca_stamp_;
@@ -298,7 +299,11 @@ Json Webhook::readiness() const {
 
 void Webhook::handle_validate(const httplib::Request& req, httplib::Response& res) {
   const auto start = Clock::now();
-  const std::shared_ptr<const Policy> policy = policy_.load();
+  const Policy* policy = policy_.current();
+  if (policy == nullptr) {  // not reachable: serving starts after the first config loads
+    json_reply(res, 503, {{"error", "no policy config loaded"}});
+    return;
+  }
   const AdmissionResult result = review_admission_text(*policy, req.body);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (result.error) {
