@@ -87,27 +87,36 @@ void JsonLog::write(LogLevel level, std::string_view event, Json fields) {
     wake_waiters_.wait(lock, [&] { return queued_.size() < kMaxQueuedBytes || stopping_; });
     queued_ += text;
     ++queued_lines_;
-    notify = writer_waiting_;
+    notify = writer_idle_ || (writer_gathering_ && queued_.size() >= kPromptBytes);
   }
-  // Only a sleeping writer needs the futex call; a busy one finds the line
-  // when it comes back for more.
+  // Only a sleeping writer needs the futex call, and one gathering a batch
+  // only once the batch is big; a busy one finds the line when it comes back.
   if (notify) wake_writer_.notify_one();
 }
 
 void JsonLog::flush() {
   std::unique_lock<std::mutex> lock(mutex_);
   const std::size_t target = queued_lines_;
+  ++flushing_;
+  wake_writer_.notify_one();
   wake_waiters_.wait(lock, [&] { return written_lines_ >= target; });
+  --flushing_;
 }
 
 void JsonLog::run() {
   std::string batch;
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    writer_waiting_ = true;
+    writer_idle_ = true;
     wake_writer_.wait(lock, [this] { return !queued_.empty() || stopping_; });
-    writer_waiting_ = false;
+    writer_idle_ = false;
     if (queued_.empty()) return;  // stopping, everything written
+    // Let a batch gather: one wake-up and one write(2) for many requests
+    // instead of one per request, for at most kGatherTime of delay.
+    writer_gathering_ = true;
+    wake_writer_.wait_for(lock, kGatherTime,
+                          [this] { return stopping_ || flushing_ > 0 || queued_.size() >= kPromptBytes; });
+    writer_gathering_ = false;
     batch.swap(queued_);
     const std::size_t lines = queued_lines_;
     lock.unlock();

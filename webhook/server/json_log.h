@@ -3,13 +3,15 @@
 //
 // Request threads only format their line and queue it; one writer thread
 // takes everything queued and writes it with as few write(2) calls as it
-// can. Writing under a lock from every request thread made the lock the
-// webhook's bottleneck: a thread preempted inside write(2) held up every
-// other request. Lines keep their order and are never split or interleaved.
-// When the queue holds more than kMaxQueuedBytes (stdout blocked), writers
-// wait for room instead of dropping lines or growing without bound.
+// can, letting a batch gather for up to kGatherTime. Writing under a lock
+// from every request thread made the lock the webhook's bottleneck: a thread
+// preempted inside write(2) held up every other request. Lines keep their
+// order and are never split or interleaved. When the queue holds more than
+// kMaxQueuedBytes (stdout blocked), writers wait for room instead of
+// dropping lines or growing without bound.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
@@ -45,6 +47,10 @@ class JsonLog {
   void flush();
 
   static constexpr std::size_t kMaxQueuedBytes = std::size_t{8} << 20;
+  // A line waits at most this long for others to share its write(2), unless
+  // this much is queued or someone flushes.
+  static constexpr std::chrono::milliseconds kGatherTime{5};
+  static constexpr std::size_t kPromptBytes = std::size_t{64} << 10;
 
  private:
   void run();
@@ -57,7 +63,9 @@ class JsonLog {
   std::string queued_;
   std::size_t queued_lines_ = 0;   // lines ever queued
   std::size_t written_lines_ = 0;  // lines ever written (or dropped on a write error)
-  bool writer_waiting_ = false;
+  std::size_t flushing_ = 0;       // threads waiting in flush()
+  bool writer_idle_ = false;       // waiting for a first line
+  bool writer_gathering_ = false;  // letting a batch gather
   bool stopping_ = false;
   std::thread writer_;
 };
