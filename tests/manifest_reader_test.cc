@@ -364,6 +364,16 @@ TEST_CASE("drop_managed_fields leaves metadata.managedFields out of JSON documen
   ReadLimits small = limits;
   small.max_nodes = 50;
   CHECK(read_documents(big, InputFormat::kJson, small).error);
+  // The same count as a whole read: a budget that fits one fits the other.
+  const std::string four_nodes = R"({"metadata": {"managedFields": [1]}})";
+  for (const bool drop : {false, true}) {
+    ReadLimits exact;
+    exact.drop_managed_fields = drop;
+    exact.max_nodes = 4;
+    CHECK_FALSE(read_documents(four_nodes, InputFormat::kJson, exact).error);
+    exact.max_nodes = 3;
+    CHECK(read_documents(four_nodes, InputFormat::kJson, exact).error);
+  }
   const std::string deep = R"({"metadata": {"managedFields": )" + std::string(300, '[') + std::string(300, ']') + "}}";
   const ReadResult too_deep = read_documents(deep, InputFormat::kJson, limits);
   REQUIRE(too_deep.error);

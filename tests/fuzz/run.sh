@@ -15,7 +15,7 @@ mkdir -p "$work/manifests" "$work/reviews" "$work/configs" "$build/artifacts"
 find "$root/tests/fixtures" "$root/examples" "$root/../shared/fixtures" -type f \( -name '*.yaml' -o -name '*.json' \) \
   -size -64k -exec cp -t "$work/manifests" {} + 2>/dev/null || true
 cp "$root/examples/admission-review.json" "$work/reviews/"
-[ -f "$root/tests/bench/pod-review.json" ] && cp "$root/tests/bench/pod-review.json" "$work/reviews/"
+for dir in reviews manifests; do cp "$root/tests/bench/pod-review.json" "$work/$dir/"; done
 cp "$root/examples/policy.yaml" "$root/tests/fixtures/_cli/"*config*.yaml "$work/configs/"
 for t in manifest_reader:manifests admission:reviews config:configs; do
   name=${t%%:*}

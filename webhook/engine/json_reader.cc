@@ -360,9 +360,9 @@ class JsonParser {
         skip_string();
         return;
       default: {
+        --nodes_;  // value() counts it
         Json scalar;
         value(scalar, 0, depth);
-        --nodes_;  // value() counted it again
       }
     }
   }
