@@ -42,3 +42,29 @@ TEST_CASE("a source map finds the deepest recorded prefix") {
 }
 
 }  // namespace podguard
+
+namespace podguard {
+
+TEST_CASE("dispose frees a value leaves first and leaves it null, however deep") {
+  Json v = Json::parse(R"({"a": [1, "two", {"b": [[], {}, null]}], "c": {"d": "e"}})");
+  dispose(v);
+  CHECK(v.is_null());
+  // Deeper than any reader allows: the rest is left to nlohmann's destructor.
+  Json deep = Json::array();
+  Json* at = &deep;
+  for (int i = 0; i < 5000; ++i) {
+    at->push_back(Json::array());
+    at = &at->back();
+  }
+  at->push_back("leaf");
+  dispose(deep);
+  CHECK(deep.is_null());
+  Document doc;
+  doc.value = Json::parse(R"({"kind": "Pod", "spec": {"containers": [{"name": "web"}]}})");
+  Document moved = std::move(doc);
+  CHECK(moved.value["spec"]["containers"][0]["name"] == "web");
+  const Document copy = moved;
+  CHECK(copy.value == moved.value);
+}
+
+}  // namespace podguard

@@ -141,4 +141,24 @@ SourcePos SourceMap::locate(const FieldPath& root, const FieldPath& path) const 
   return {};
 }
 
+namespace {
+
+void dispose_at(Json& v, int depth) noexcept {
+  if (depth > 1000) return;  // deeper than any reader allows: nlohmann's destructor takes the rest
+  if (v.is_object()) {
+    for (auto& member : v.get_ref<Json::object_t&>()) dispose_at(member.second, depth + 1);
+    v.get_ref<Json::object_t&>().clear();
+  } else if (v.is_array()) {
+    for (auto& item : v.get_ref<Json::array_t&>()) dispose_at(item, depth + 1);
+    v.get_ref<Json::array_t&>().clear();
+  }
+}
+
+}  // namespace
+
+void dispose(Json& v) noexcept {
+  dispose_at(v, 0);
+  v = nullptr;
+}
+
 }  // namespace podguard

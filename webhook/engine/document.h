@@ -101,8 +101,22 @@ class SourceMap {
   std::vector<Entry> entries_;
 };
 
+// Frees a value's subtree leaves first. nlohmann's own destructor avoids
+// recursion by moving every child of a list or object onto a heap-allocated
+// stack; documents here are depth-limited (ReadLimits::max_depth), so plain
+// recursion is safe and spares an allocation and a move per collection.
+// Leaves `v` null.
+void dispose(Json& v) noexcept;
+
 // One YAML document or JSON value from an input.
 struct Document {
+  Document() = default;
+  Document(Document&&) noexcept = default;
+  Document& operator=(Document&&) noexcept = default;
+  Document(const Document&) = default;
+  Document& operator=(const Document&) = default;
+  ~Document() { dispose(value); }
+
   Json value;
   SourceMap positions;
   SourcePos start;
