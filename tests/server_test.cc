@@ -354,12 +354,14 @@ TEST_CASE("serve: a client that stalls is cut off by the read timeout without ho
   for (int i = 0; i < 5; ++i) CHECK(webhook.admit(review("CREATE", compliant_pod()))["response"]["allowed"] == true);
   stalled->set_timeout(200);
   CHECK_FALSE(stalled->read_response());  // ...and it is still waiting
-  // After the read timeout its request is answered with an error, and the
-  // connection closes once the keep-alive timeout passes.
+  // After the read timeout its request is answered 408 with a JSON error,
+  // and the connection is closed.
   stalled->set_timeout(8000);
   auto cut_off = stalled->read_response();
   REQUIRE(cut_off);
-  CHECK(cut_off->status >= 400);
+  CHECK(cut_off->status == 408);
+  CHECK(contains(Json::parse(cut_off->body)["error"].get<std::string>(), "read timeout"));
+  CHECK(cut_off->headers["connection"] == "close");
   CHECK(stalled->closed_by_peer());
 }
 

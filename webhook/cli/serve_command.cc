@@ -27,9 +27,14 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
       ->envname("PODGUARD_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
-  cmd->add_option("--max-connections", o.max_threads, "Connections served at once (one thread each)")
+  cmd->add_option("--max-connections", o.max_connections, "Open HTTPS connections at once; more are closed on accept")
       ->envname("PODGUARD_MAX_CONNECTIONS")
       ->check(CLI::Range(std::size_t{4}, std::size_t{65536}))
+      ->capture_default_str();
+  cmd->add_option("--workers", o.workers,
+                  "Event-loop threads serving HTTPS; 0: one per CPU the process may use (cgroup quota, affinity)")
+      ->envname("PODGUARD_WORKERS")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{64}))
       ->capture_default_str();
   cmd->add_option("--keep-alive-timeout", o.keep_alive_timeout, "Seconds an idle keep-alive connection stays open")
       ->envname("PODGUARD_KEEP_ALIVE_TIMEOUT")

@@ -22,6 +22,7 @@
 #include "engine/admission.h"
 #include "engine/config.h"
 #include "server/elastic_task_queue.h"
+#include "server/https_server.h"
 #include "server/json_log.h"
 #include "server/metrics.h"
 #include "server/shared_slot.h"
@@ -34,7 +35,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxBodyBytes = 3u << 20;  // larger reviews are answered 413
 constexpr int kListenBacklog = 1024;             // cpp-httplib listens with 5
-constexpr std::size_t kKeepAliveRequests = 1'000'000;
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -111,17 +111,9 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
   return text.str();
 }
 
-// cpp-httplib servers with access to the listening socket, whose backlog
-// of 5 drops connections when an API server opens several at once.
-class TlsServer final : public httplib::SSLServer {
- public:
-  using httplib::SSLServer::SSLServer;
-  void widen_backlog() {
-    const socket_t s = svr_sock_;
-    if (s != INVALID_SOCKET) ::listen(s, kListenBacklog);
-  }
-};
-
+// The metrics port's cpp-httplib server, with access to the listening
+// socket, whose backlog of 5 drops connections when several scrapers and
+// probes connect at once.
 class PlainServer final : public httplib::Server {
  public:
   void widen_backlog() {
@@ -130,9 +122,16 @@ class PlainServer final : public httplib::Server {
   }
 };
 
+std::string dump(const Json& body) { return body.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
 void json_reply(httplib::Response& res, int status, const Json& body) {
   res.status = status;
-  res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+  res.set_content(dump(body), "application/json");
+}
+
+void json_reply(HttpResponse& res, int status, const Json& body) {
+  res.status = status;
+  res.body = dump(body);
 }
 
 class Webhook {
@@ -148,8 +147,10 @@ class Webhook {
   void watch_files();
   void watch_signals();
   Json readiness() const;
-  void handle_validate(const httplib::Request& req, httplib::Response& res);
-  void setup_routes(httplib::Server& server, bool admission);
+  int health(std::string_view path, Json& body) const;
+  void handle_https(const HttpRequest& req, HttpResponse& res);
+  void handle_validate(const HttpRequest& req, HttpResponse& res);
+  void setup_metrics_routes(httplib::Server& server);
   int fail(const std::string& message);
 
   const ServeOptions options_;
@@ -297,7 +298,51 @@ Json Webhook::readiness() const {
   return reasons;
 }
 
-void Webhook::handle_validate(const httplib::Request& req, httplib::Response& res) {
+// /healthz and /readyz, on both ports: the status and body.
+int Webhook::health(std::string_view path, Json& body) const {
+  if (path == "/healthz") {
+    body = {{"status", "ok"}};
+    return 200;
+  }
+  const Json reasons = readiness();
+  if (reasons.empty()) {
+    body = {{"status", "ready"}};
+    return 200;
+  }
+  body = {{"status", "not ready"}, {"reasons", reasons}};
+  return 503;
+}
+
+void Webhook::handle_https(const HttpRequest& req, HttpResponse& res) {
+  try {
+    if (req.path == "/validate") {
+      if (req.method == "POST") return handle_validate(req, res);
+      res.headers.emplace_back("Allow", "POST");
+      json_reply(res, 405,
+                 {{"error", "method " + std::string(req.method) + " is not allowed on /validate; use POST"}});
+      return;
+    }
+    if (req.path == "/healthz" || req.path == "/readyz") {
+      if (req.method != "GET" && req.method != "HEAD") {
+        res.headers.emplace_back("Allow", "GET, HEAD");
+        json_reply(res, 405, {{"error", "method " + std::string(req.method) + " is not allowed on " +
+                                            std::string(req.path) + "; use GET"}});
+        return;
+      }
+      Json body;
+      const int status = health(req.path, body);
+      json_reply(res, status, body);
+      return;
+    }
+    json_reply(res, 404, {{"error", "no such path: " + std::string(req.path) + " (the webhook serves POST /validate)"}});
+  } catch (const std::exception& e) {
+    log_.write(LogLevel::kError, "internal_error", {{"path", std::string(req.path)}, {"error", e.what()}});
+    res.headers.clear();
+    json_reply(res, 500, {{"error", "internal error"}});
+  }
+}
+
+void Webhook::handle_validate(const HttpRequest& req, HttpResponse& res) {
   const auto start = Clock::now();
   const Policy* policy = policy_.current();
   if (policy == nullptr) {  // not reachable: serving starts after the first config loads
@@ -311,12 +356,11 @@ void Webhook::handle_validate(const httplib::Request& req, httplib::Response& re
     json_reply(res, 400, {{"error", message}});
     metrics_.observe_request("", "", "error", seconds);
     log_.write(LogLevel::kWarn, "admission_rejected",
-               {{"status", 400}, {"error", message}, {"remote", req.remote_addr}});
+               {{"status", 400}, {"error", message}, {"remote", *req.remote_addr}});
     return;
   }
   const AdmissionOutcome& o = *result.outcome;
-  res.status = 200;
-  res.set_content(o.response.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+  json_reply(res, 200, o.response);
   const std::string decision(to_string(o.decision));
   metrics_.observe_request(o.kind, o.operation, decision, seconds);
   Json violations = Json::array();
@@ -354,38 +398,23 @@ void Webhook::handle_validate(const httplib::Request& req, httplib::Response& re
   }
 }
 
-void Webhook::setup_routes(httplib::Server& server, bool admission) {
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { json_reply(res, 200, {{"status", "ok"}}); });
-  server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    const Json reasons = readiness();
-    if (reasons.empty()) {
-      json_reply(res, 200, {{"status", "ready"}});
-    } else {
-      json_reply(res, 503, {{"status", "not ready"}, {"reasons", reasons}});
-    }
+void Webhook::setup_metrics_routes(httplib::Server& server) {
+  auto health_route = [this](const httplib::Request& req, httplib::Response& res) {
+    Json body;
+    const int status = health(req.path, body);
+    json_reply(res, status, body);
+  };
+  server.Get("/healthz", health_route);
+  server.Get("/readyz", health_route);
+  server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  if (admission) {
-    server.Post("/validate", [this](const httplib::Request& req, httplib::Response& res) { handle_validate(req, res); });
-    auto not_allowed = [](const httplib::Request& req, httplib::Response& res) {
-      res.set_header("Allow", "POST");
-      json_reply(res, 405, {{"error", "method " + req.method + " is not allowed on /validate; use POST"}});
-    };
-    server.Get("/validate", not_allowed);
-    server.Put("/validate", not_allowed);
-    server.Patch("/validate", not_allowed);
-    server.Delete("/validate", not_allowed);
-    server.Options("/validate", not_allowed);
-  } else {
-    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
-    });
-  }
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     std::string error = "HTTP " + std::to_string(res.status);
     if (res.status == 400) error = "bad request";
-    if (res.status == 404) error = "no such path: " + req.path + " (the webhook serves POST /validate)";
-    if (res.status == 413) error = "request body larger than 3 MiB";
+    if (res.status == 404) error = "no such path: " + req.path + " (this port serves /metrics, /healthz, /readyz)";
+    if (res.status == 413) error = "request body too large";
     if (res.status == 414) error = "request URI too long";
     json_reply(res, res.status, {{"error", error}});
   });
@@ -401,13 +430,11 @@ void Webhook::setup_routes(httplib::Server& server, bool admission) {
     json_reply(res, 500, {{"error", "internal error"}});
   });
   server.set_tcp_nodelay(true);
-  server.set_keep_alive_max_count(kKeepAliveRequests);
   server.set_keep_alive_timeout(static_cast<time_t>(options_.keep_alive_timeout));
   server.set_read_timeout(std::chrono::duration<double>(options_.read_timeout));
   server.set_write_timeout(std::chrono::duration<double>(options_.read_timeout));
-  server.set_payload_max_length(kMaxBodyBytes);
-  const std::size_t max_threads = admission ? options_.max_threads : 8;
-  server.new_task_queue = [max_threads] { return new ElasticTaskQueue(2, max_threads, std::chrono::seconds(60)); };
+  server.set_payload_max_length(64u << 10);
+  server.new_task_queue = [] { return new ElasticTaskQueue(1, 8, std::chrono::seconds(60)); };
 }
 
 int Webhook::run() {
@@ -452,20 +479,30 @@ int Webhook::run() {
   // up to eight per core, most of their memory idle.
   mallopt(M_ARENA_MAX, 4);
 
-  TlsServer https([this](SSL_CTX& ctx) { return tls_.configure(ctx, !options_.client_ca.empty()); });
-  if (!https.is_valid()) return fail("could not set up TLS");
-  setup_routes(https, true);
-  PlainServer metrics;
-  setup_routes(metrics, false);
-
-  int https_port = addr->port;
-  if (addr->port == 0) {
-    https_port = https.bind_to_any_port(addr->host);
-  } else if (!https.bind_to_port(addr->host, addr->port)) {
-    https_port = -1;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr || !tls_.configure(*ctx, !options_.client_ca.empty())) {
+    if (ctx != nullptr) SSL_CTX_free(ctx);
+    return fail("could not set up TLS");
   }
-  if (https_port <= 0) return fail("cannot listen on " + options_.addr + " (address in use, or not allowed?)");
-  https.widen_backlog();
+  HttpsServerOptions https_options;
+  https_options.workers = options_.workers;
+  https_options.max_connections = options_.max_connections;
+  https_options.max_body_bytes = kMaxBodyBytes;
+  https_options.read_timeout = options_.read_timeout;
+  https_options.write_timeout = options_.read_timeout;
+  https_options.keep_alive_timeout = options_.keep_alive_timeout;
+  https_options.backlog = kListenBacklog;
+  HttpsServer https(
+      ctx, [this](const HttpRequest& req, HttpResponse& res) { handle_https(req, res); }, https_options,
+      [this](std::string_view event, std::string_view detail) {
+        log_.write(LogLevel::kError, std::string(event), {{"error", std::string(detail)}});
+      });
+  SSL_CTX_free(ctx);  // the server holds its own reference
+  PlainServer metrics;
+  setup_metrics_routes(metrics);
+
+  const int https_port = https.bind(addr->host, addr->port, error);
+  if (https_port <= 0) return fail("cannot listen on " + options_.addr + ": " + error);
   int metrics_port = metrics_addr->port;
   if (metrics_addr->port == 0) {
     metrics_port = metrics.bind_to_any_port(metrics_addr->host);
@@ -478,7 +515,7 @@ int Webhook::run() {
   std::promise<void> https_done;
   std::future<void> https_finished = https_done.get_future();
   std::thread https_thread([&https, &https_done] {
-    https.listen_after_bind();
+    https.run();
     https_done.set_value();
   });
   std::thread metrics_thread([&metrics] { metrics.listen_after_bind(); });
@@ -490,6 +527,7 @@ int Webhook::run() {
               {"metrics_addr", metrics_addr->host + ":" + std::to_string(metrics_port)},
               {"metrics_port", metrics_port},
               {"client_ca", !options_.client_ca.empty()},
+              {"workers", https.worker_count()},
               {"version", PODGUARD_VERSION}});
 
   {

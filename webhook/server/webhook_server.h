@@ -22,7 +22,8 @@ struct ServeOptions {
   double reload_interval = 1;       // seconds between checks of the watched files
   double read_timeout = 10;         // seconds a client may stall mid-request
   double keep_alive_timeout = 5;    // seconds an idle keep-alive connection is kept
-  std::size_t max_threads = 1024;   // connections served at once
+  std::size_t max_connections = 1024;  // open HTTPS connections at once; more are closed on accept
+  std::size_t workers = 0;          // event-loop threads; 0: one per CPU the process may use
 };
 
 // Runs the webhook until SIGTERM or SIGINT. Returns the exit code: 0 after a

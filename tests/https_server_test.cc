@@ -1,0 +1,384 @@
+// The webhook's event-loop HTTPS server on its own, with a handler that
+// echoes what it was given: HTTP framing (Content-Length, chunked, 100
+// Continue, pipelining, keep-alive and close), protocol errors, limits,
+// timeouts and the graceful stop.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cert_factory.h"
+#include "server/https_server.h"
+#include "tls_client.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using podguard::server::HttpRequest;
+using podguard::server::HttpResponse;
+using podguard::server::HttpsServer;
+using podguard::server::HttpsServerOptions;
+using podguard::testing::CertFactory;
+using podguard::testing::TlsConnection;
+using podguard::testing::TlsOptions;
+using Json = nlohmann::json;
+
+// A server on 127.0.0.1 whose handler answers with what it received, as
+// JSON; paths starting with /slow wait for `release` first, /throw throws.
+class EchoServer {
+ public:
+  explicit EchoServer(HttpsServerOptions options = {}) {
+    char tmpl[] = "/tmp/podguard-https-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    ca_.write_ca(dir_ / "ca.crt");
+    const CertFactory::Issued issued = ca_.server({"podguard.podguard.svc"});
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_use_certificate(ctx, issued.cert.get());
+    SSL_CTX_use_PrivateKey(ctx, issued.key.get());
+    if (options.workers == 0) options.workers = 2;
+    server_ = std::make_unique<HttpsServer>(
+        ctx, [this](const HttpRequest& req, HttpResponse& res) { handle(req, res); }, options,
+        [this](std::string_view event, std::string_view) {
+          if (event == "connection_refused") ++refused;
+        });
+    SSL_CTX_free(ctx);
+    std::string error;
+    port_ = server_->bind("127.0.0.1", 0, error);
+    REQUIRE_MESSAGE(port_ > 0, error);
+    done_ = std::async(std::launch::async, [this] { server_->run(); });
+  }
+
+  ~EchoServer() {
+    release.set_value();
+    server_->stop();
+    done_.wait();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::unique_ptr<TlsConnection> connect(int timeout_ms = 5000) {
+    TlsOptions o;
+    o.ca_file = (dir_ / "ca.crt").string();
+    o.timeout_ms = timeout_ms;
+    std::string error;
+    auto c = TlsConnection::open(port_, o, &error);
+    REQUIRE_MESSAGE(c, error);
+    return c;
+  }
+
+  // A plain TCP connection, for clients that never speak TLS.
+  int connect_raw() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+  }
+
+  int port() const { return port_; }
+  HttpsServer& server() { return *server_; }
+  bool stopped_within(std::chrono::milliseconds t) { return done_.wait_for(t) == std::future_status::ready; }
+
+  std::promise<void> release;
+  std::atomic<int> slow_started{0};
+  std::atomic<int> refused{0};
+
+ private:
+  void handle(const HttpRequest& req, HttpResponse& res) {
+    if (req.path.substr(0, 5) == "/slow") {
+      ++slow_started;
+      released_.wait();
+    }
+    if (req.path == "/throw") throw std::runtime_error("handler failed");
+    res.headers.emplace_back("X-Echo", "1");
+    res.body = Json{{"method", req.method},
+                    {"path", req.path},
+                    {"query", req.query},
+                    {"body", req.body},
+                    {"remote", *req.remote_addr}}
+                   .dump();
+  }
+
+  fs::path dir_;
+  CertFactory ca_;
+  std::unique_ptr<HttpsServer> server_;
+  int port_ = 0;
+  std::shared_future<void> released_ = release.get_future().share();
+  std::future<void> done_;
+};
+
+Json echo(const podguard::testing::HttpResponse& r) { return Json::parse(r.body); }
+
+}  // namespace
+
+TEST_CASE("https server: requests reach the handler whole, with the query split off, over keep-alive") {
+  EchoServer server;
+  auto c = server.connect();
+  for (int i = 0; i < 3; ++i) {
+    auto r = c->request("POST", "/validate?timeout=10s", "{\"n\":" + std::to_string(i) + "}");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->headers["content-type"] == "application/json");
+    CHECK(r->headers["x-echo"] == "1");
+    CHECK(r->headers.count("connection") == 0);
+    const Json e = echo(*r);
+    CHECK(e["method"] == "POST");
+    CHECK(e["path"] == "/validate");
+    CHECK(e["query"] == "timeout=10s");
+    CHECK(e["body"] == "{\"n\":" + std::to_string(i) + "}");
+    CHECK(e["remote"].get<std::string>().rfind("127.0.0.1:", 0) == 0);
+  }
+}
+
+TEST_CASE("https server: a body larger than one TLS record, sent in pieces") {
+  EchoServer server;
+  auto c = server.connect();
+  std::string body(200'000, 'x');
+  const std::string text = TlsConnection::request_text("POST", "/big", body);
+  for (std::size_t at = 0; at < text.size(); at += 7'001) REQUIRE(c->send(text.substr(at, 7'001)));
+  auto r = c->read_response();
+  REQUIRE(r);
+  CHECK(echo(*r)["body"].get<std::string>().size() == body.size());
+  // The connection stays usable after a large request.
+  auto again = c->request("POST", "/small", "{}");
+  REQUIRE(again);
+  CHECK(echo(*again)["body"] == "{}");
+}
+
+TEST_CASE("https server: chunked bodies are decoded, extensions and trailers skipped") {
+  EchoServer server;
+  auto c = server.connect();
+  REQUIRE(c->send("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "5;ext=1\r\nhello\r\n"));
+  REQUIRE(c->send("1\r\n \r\n6\r\nworld!\r\n0\r\nX-Trailer: t\r\n\r\n"));
+  auto r = c->read_response();
+  REQUIRE(r);
+  CHECK(echo(*r)["body"] == "hello world!");
+  auto next = c->request("POST", "/after", "x");
+  REQUIRE(next);
+  CHECK(echo(*next)["body"] == "x");
+}
+
+TEST_CASE("https server: pipelined requests are answered in order") {
+  EchoServer server;
+  auto c = server.connect();
+  REQUIRE(c->send(TlsConnection::request_text("POST", "/one", "1") + TlsConnection::request_text("POST", "/two", "2") +
+                  TlsConnection::request_text("GET", "/three", "")));
+  for (const char* path : {"/one", "/two", "/three"}) {
+    auto r = c->read_response();
+    REQUIRE(r);
+    CHECK(echo(*r)["path"] == path);
+  }
+}
+
+TEST_CASE("https server: Expect: 100-continue gets an interim answer before the body is sent") {
+  EchoServer server;
+  auto c = server.connect();
+  REQUIRE(c->send("POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+  auto interim = c->read_response();
+  REQUIRE(interim);
+  CHECK(interim->status == 100);
+  REQUIRE(c->send("body"));
+  auto r = c->read_response();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(echo(*r)["body"] == "body");
+}
+
+TEST_CASE("https server: HTTP/1.0 and Connection: close get one answer, then the connection closes") {
+  EchoServer server;
+  SUBCASE("HTTP/1.0") {
+    auto c = server.connect();
+    REQUIRE(c->send("GET /old HTTP/1.0\r\n\r\n"));
+    auto r = c->read_response();
+    REQUIRE(r);
+    CHECK(r->headers["connection"] == "close");
+    CHECK(c->closed_by_peer());
+  }
+  SUBCASE("Connection: close") {
+    auto c = server.connect();
+    REQUIRE(c->send("GET /bye HTTP/1.1\r\nConnection: close\r\n\r\n"));
+    auto r = c->read_response();
+    REQUIRE(r);
+    CHECK(echo(*r)["path"] == "/bye");
+    CHECK(r->headers["connection"] == "close");
+    CHECK(c->closed_by_peer());
+  }
+}
+
+TEST_CASE("https server: protocol errors are answered with a status and a JSON error, then the connection closes") {
+  HttpsServerOptions options;
+  options.max_body_bytes = 1000;
+  EchoServer server(options);
+  struct Case {
+    std::string request;
+    int status;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"NOT A REQUEST LINE AT ALL\r\n\r\n", 400, "request line"},
+      {"GET /x HTTP/2.0\r\n\r\n", 505, "HTTP/1.0 and HTTP/1.1"},
+      {"GET x HTTP/1.1\r\n\r\n", 400, "starting with /"},
+      {"GET /x HTTP/1.1\r\nno colon here\r\n\r\n", 400, "header line"},
+      {"POST /x HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n", 400, "Content-Length"},
+      {"POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400, "Content-Length"},
+      {"POST /x HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "both"},
+      {"POST /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "chunked"},
+      {"POST /x HTTP/1.1\r\nContent-Length: 5000\r\n\r\n", 413, "larger than"},
+      {"POST /x HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413, "larger than"},
+      {"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n", 413, "larger than"},
+      {"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "chunked"},
+      {"GET /x HTTP/1.1\r\nX-Big: " + std::string(70'000, 'a') + "\r\n\r\n", 431, "64 KiB"},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.request.substr(0, 80));
+    auto c = server.connect();
+    REQUIRE(c->send(k.request));
+    auto r = c->read_response();
+    REQUIRE(r);
+    CHECK(r->status == k.status);
+    CHECK(r->headers["connection"] == "close");
+    CHECK(Json::parse(r->body)["error"].get<std::string>().find(k.error) != std::string::npos);
+    CHECK(c->closed_by_peer());
+  }
+  // None of that hurt the server.
+  auto c = server.connect();
+  auto r = c->request("POST", "/ok", "{}");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+}
+
+TEST_CASE("https server: a 413 reaches a client that goes on sending its body") {
+  HttpsServerOptions options;
+  options.max_body_bytes = 1000;
+  EchoServer server(options);
+  auto c = server.connect();
+  const std::string body(300'000, 'b');
+  // The whole request goes out while the server has already answered; the
+  // answer must not be lost to a connection reset.
+  auto sender = std::async(std::launch::async, [&] { return c->send(TlsConnection::request_text("POST", "/x", body)); });
+  sender.wait();
+  auto r = c->read_response();
+  REQUIRE(r);
+  CHECK(r->status == 413);
+}
+
+TEST_CASE("https server: a handler exception is a 500, and the server goes on") {
+  EchoServer server;
+  auto c = server.connect();
+  auto r = c->request("GET", "/throw");
+  REQUIRE(r);
+  CHECK(r->status == 500);
+  CHECK(Json::parse(r->body)["error"] == "internal error");
+  auto next = c->request("GET", "/fine");
+  REQUIRE(next);
+  CHECK(next->status == 200);
+}
+
+TEST_CASE("https server: stalled clients are cut off by the timeouts, without holding up others") {
+  HttpsServerOptions options;
+  options.read_timeout = 0.4;
+  options.keep_alive_timeout = 0.6;
+  EchoServer server(options);
+  // A TCP client that never starts the handshake.
+  const int raw = server.connect_raw();
+  // A TLS client that stops halfway through its request.
+  auto half = server.connect();
+  REQUIRE(half->send("POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"));
+  // An idle keep-alive connection.
+  auto idle = server.connect();
+  REQUIRE(idle->request("GET", "/first"));
+  const auto start = std::chrono::steady_clock::now();
+  // Meanwhile others are served at once (each worker has a stalled client).
+  for (int i = 0; i < 10; ++i) {
+    auto r = server.connect()->request("GET", "/other");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(300));
+
+  auto answer = half->read_response();
+  REQUIRE(answer);
+  CHECK(answer->status == 408);
+  CHECK(half->closed_by_peer());
+  CHECK(idle->closed_by_peer());
+  timeval tv{3, 0};
+  setsockopt(raw, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char byte;
+  CHECK(::recv(raw, &byte, 1, 0) == 0);  // closed by the server, not timed out
+  ::close(raw);
+}
+
+TEST_CASE("https server: connections beyond --max-connections are closed at once") {
+  HttpsServerOptions options;
+  options.max_connections = 2;
+  EchoServer server(options);
+  auto a = server.connect();
+  auto b = server.connect();
+  // The third connection is accepted and closed: its handshake fails.
+  const int raw = server.connect_raw();
+  timeval tv{3, 0};
+  setsockopt(raw, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char byte;
+  CHECK(::recv(raw, &byte, 1, 0) == 0);
+  ::close(raw);
+  CHECK(server.refused >= 1);
+  // The first two still work, and a slot frees when one closes.
+  REQUIRE(a->request("GET", "/a"));
+  b.reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto c = server.connect();
+  REQUIRE(c->request("GET", "/c"));
+}
+
+TEST_CASE("https server: many clients at once across the workers") {
+  EchoServer server;
+  std::vector<std::future<int>> clients;
+  for (int t = 0; t < 16; ++t) {
+    clients.push_back(std::async(std::launch::async, [&server, t] {
+      auto c = server.connect();
+      int ok = 0;
+      for (int i = 0; i < 25; ++i) {
+        const std::string body = "client " + std::to_string(t) + " request " + std::to_string(i);
+        auto r = c->request("POST", "/validate", body);
+        if (r && r->status == 200 && Json::parse(r->body)["body"] == body) ++ok;
+      }
+      return ok;
+    }));
+  }
+  for (auto& f : clients) CHECK(f.get() == 25);
+}
+
+TEST_CASE("https server: stop closes idle connections, lets the request in flight finish, then run returns") {
+  EchoServer server;
+  auto idle = server.connect();
+  REQUIRE(idle->request("GET", "/warm"));
+  auto busy = server.connect();
+  REQUIRE(busy->send(TlsConnection::request_text("GET", "/slow", "")));
+  while (server.slow_started == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  server.server().stop();
+  CHECK_FALSE(server.stopped_within(std::chrono::milliseconds(200)));  // /slow still running
+  server.release.set_value();
+  auto r = busy->read_response();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->headers["connection"] == "close");
+  CHECK(busy->closed_by_peer());
+  // (Checked after the release: the idle connection may belong to the
+  // worker that was busy running /slow.)
+  CHECK(idle->closed_by_peer());
+  CHECK(server.stopped_within(std::chrono::seconds(3)));
+  server.release = std::promise<void>();  // the destructor releases again
+}
