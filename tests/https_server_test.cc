@@ -94,6 +94,9 @@ class EchoServer {
   std::promise<void> release;
   std::atomic<int> slow_started{0};
   std::atomic<int> refused{0};
+  std::promise<void> after_gate;  // set by a test once it has read the answer to /deferred
+  std::atomic<int> after_runs{0};
+  std::atomic<bool> after_saw_answer{false};
 
  private:
   void handle(const HttpRequest& req, HttpResponse& res) {
@@ -102,6 +105,12 @@ class EchoServer {
       released_.wait();
     }
     if (req.path == "/throw") throw std::runtime_error("handler failed");
+    if (req.path == "/deferred") {
+      res.after_send = [this] {
+        after_saw_answer = after_gate_.wait_for(std::chrono::seconds(3)) == std::future_status::ready;
+        ++after_runs;
+      };
+    }
     res.headers.emplace_back("X-Echo", "1");
     res.body = Json{{"method", req.method},
                     {"path", req.path},
@@ -116,6 +125,7 @@ class EchoServer {
   std::unique_ptr<HttpsServer> server_;
   int port_ = 0;
   std::shared_future<void> released_ = release.get_future().share();
+  std::shared_future<void> after_gate_ = after_gate.get_future().share();
   std::future<void> done_;
 };
 
@@ -285,6 +295,23 @@ TEST_CASE("https server: a handler exception is a 500, and the server goes on") 
   auto next = c->request("GET", "/fine");
   REQUIRE(next);
   CHECK(next->status == 200);
+}
+
+TEST_CASE("https server: a handler's after_send work runs once the answer is out") {
+  EchoServer server;
+  auto c = server.connect();
+  const auto start = std::chrono::steady_clock::now();
+  auto r = c->request("GET", "/deferred");
+  REQUIRE(r);
+  // The answer did not wait for the deferred work, which waits for it.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  server.after_gate.set_value();
+  for (int i = 0; i < 300 && server.after_runs == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(server.after_runs == 1);
+  CHECK(server.after_saw_answer);
+  // And the connection goes on.
+  REQUIRE(c->request("GET", "/next"));
+  CHECK(server.after_runs == 1);
 }
 
 TEST_CASE("https server: stalled clients are cut off by the timeouts, without holding up others") {

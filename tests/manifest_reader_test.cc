@@ -195,6 +195,31 @@ TEST_CASE("JSON errors have a line and a column and a readable message") {
   CHECK(r.error->pos.column == 8);
 }
 
+TEST_CASE("JSON strings: quotes, escapes, control bytes and UTF-8 found at every offset of a long run") {
+  // The string scanner reads eight bytes at a time; each special byte is
+  // tried at every position of a word and near the end of the input.
+  for (std::size_t at = 0; at < 20; ++at) {
+    CAPTURE(at);
+    const std::string before(at, 'a'), after(19 - at, 'b');
+    const ReadResult quoted = read_documents("{\"k\":\"" + before + "\\\"" + after + "\"}", InputFormat::kJson);
+    REQUIRE_FALSE(quoted.error);
+    CHECK(quoted.documents[0].value["k"] == before + "\"" + after);
+    const ReadResult ended = read_documents("{\"k\":\"" + before + "\",\"z\":\"" + after + "\"}", InputFormat::kJson);
+    REQUIRE_FALSE(ended.error);
+    CHECK(ended.documents[0].value["k"] == before);
+    const ReadResult control = read_documents("{\"k\":\"" + before + "\t" + after + "\"}", InputFormat::kJson);
+    REQUIRE(control.error);
+    CHECK(control.error->message.find("control character") != std::string::npos);
+    const ReadResult utf8 = read_documents("{\"k\":\"" + before + "\xc3\xa9" + after + "\"}", InputFormat::kJson);
+    REQUIRE_FALSE(utf8.error);
+    CHECK(utf8.documents[0].value["k"] == before + "\xc3\xa9" + after);
+    const ReadResult bad_utf8 = read_documents("{\"k\":\"" + before + "\xc3(" + after + "\"}", InputFormat::kJson);
+    REQUIRE(bad_utf8.error);
+    const ReadResult unterminated = read_documents("\"" + before + after, InputFormat::kJson);
+    REQUIRE(unterminated.error);
+  }
+}
+
 TEST_CASE("auto-detection: JSON when it parses as JSON, else YAML flow style") {
   const ReadResult json = read_documents("  {\"a\": [1]}");
   REQUIRE_FALSE(json.error);

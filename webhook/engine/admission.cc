@@ -213,13 +213,16 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
   return result;
 }
 
-AdmissionResult review_admission_text(const Policy& policy, std::string_view body, Day today) {
+ReadResult read_admission_review(std::string_view body) {
   // The same strict reader as `podguard check` (RFC 8259, valid UTF-8, no
   // duplicate keys), so both judge the same bytes the same way.
   ReadLimits limits;
   limits.record_positions = false;  // responses name fields by path, not by line
   limits.drop_managed_fields = true;
-  ReadResult read = read_documents(body, InputFormat::kJson, limits);
+  return read_documents(body, InputFormat::kJson, limits);
+}
+
+AdmissionResult review_admission_read(const Policy& policy, const ReadResult& read, Day today) {
   if (read.error) {
     return fail("the body is not valid JSON: " + read.error->message + " (line " + std::to_string(read.error->pos.line) +
                 ", column " + std::to_string(read.error->pos.column) + ")");
@@ -228,6 +231,10 @@ AdmissionResult review_admission_text(const Policy& policy, std::string_view bod
     return fail(read.documents.empty() ? "the body is empty" : "the body holds more than one JSON value");
   }
   return review_admission(policy, read.documents.front().value, today);
+}
+
+AdmissionResult review_admission_text(const Policy& policy, std::string_view body, Day today) {
+  return review_admission_read(policy, read_admission_review(body), today);
 }
 
 }  // namespace podguard

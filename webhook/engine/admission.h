@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/manifest_reader.h"
 
 namespace podguard {
 
@@ -58,6 +59,13 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
 
 // Parses the body first; malformed JSON is an AdmissionError.
 AdmissionResult review_admission_text(const Policy& policy, std::string_view body, Day today = today_utc());
+
+// review_admission_text in two halves, for a caller that wants to choose
+// when the parsed review is freed (the webhook frees it after answering):
+// the strict reader with the webhook's limits, then the decision on what it
+// read (a read error or anything but one JSON value is an AdmissionError).
+ReadResult read_admission_review(std::string_view body);
+AdmissionResult review_admission_read(const Policy& policy, const ReadResult& read, Day today = today_utc());
 
 // Fits warnings to the API server's limits: each at most kMaxWarningLength
 // bytes (cut at a character boundary, ending in "..."), all together at most

@@ -457,6 +457,21 @@ class JsonParser {
   // are errors; `ascii` turns false when the run has bytes above 0x7F.
   const char* plain_run(const char* from, bool& ascii) {
     const char* q = from;
+    // Eight bytes at a time while none of them is a quote, a backslash or a
+    // control character (the usual bit tricks; a false alarm only sends the
+    // word to the exact loop below).
+    constexpr std::uint64_t k01 = 0x0101010101010101ULL;
+    constexpr std::uint64_t k80 = 0x8080808080808080ULL;
+    while (end_ - q >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, q, sizeof w);
+      const std::uint64_t quote = w ^ (k01 * '"');
+      const std::uint64_t backslash = w ^ (k01 * '\\');
+      const std::uint64_t special = ((quote - k01) & ~quote) | ((backslash - k01) & ~backslash) | ((w - k01 * 0x20) & ~w);
+      if ((special & k80) != 0) break;
+      if ((w & k80) != 0) ascii = false;
+      q += 8;
+    }
     while (q != end_ && *q != '"' && *q != '\\') {
       const auto c = static_cast<unsigned char>(*q);
       if (c < 0x20) fail("a control character must be escaped in a string", q);

@@ -169,6 +169,7 @@ struct Connection {
   bool interim = false;            // the bytes being written are "100 Continue"
   bool tls_failed = false;         // no close_notify may be sent
   std::size_t lingered = 0;
+  std::function<void()> after_send;  // of the answer being written
 
   // The request being read.
   bool headers_parsed = false;
@@ -255,7 +256,8 @@ class HttpsServer::Worker {
   Parse parse(Connection& c);
   void dispatch(Connection& c);
   void respond_error(Connection& c, int status, std::string_view message);
-  void begin_write(Connection& c, const HttpResponse& response, bool close);
+  void begin_write(Connection& c, HttpResponse& response, bool close);
+  void run_after_send(Connection& c);
   void finish_request(Connection& c);
   void close_connection(Connection& c);
   void begin_linger(Connection& c);
@@ -367,7 +369,21 @@ void HttpsServer::Worker::accept_all() {
   }
 }
 
+void HttpsServer::Worker::run_after_send(Connection& c) {
+  if (!c.after_send) return;
+  std::function<void()> work = std::move(c.after_send);
+  c.after_send = nullptr;
+  try {
+    work();
+  } catch (const std::exception& e) {
+    shared_.report("internal_error", e.what());
+  } catch (...) {
+    shared_.report("internal_error", "unknown exception after an answer");
+  }
+}
+
 void HttpsServer::Worker::close_connection(Connection& c) {
+  run_after_send(c);
   if (c.ssl != nullptr) {
     if (!c.tls_failed && c.state != State::kHandshake && c.state != State::kLingering) {
       ERR_clear_error();
@@ -482,6 +498,7 @@ void HttpsServer::Worker::drive(Connection& c) {
           close_connection(c);
           return;
         }
+        run_after_send(c);
         if (c.interim) {  // "100 Continue" sent; back to reading the body
           c.interim = false;
           c.out.clear();
@@ -563,7 +580,7 @@ void HttpsServer::Worker::respond_error(Connection& c, int status, std::string_v
   begin_write(c, response, true);
 }
 
-void HttpsServer::Worker::begin_write(Connection& c, const HttpResponse& response, bool close) {
+void HttpsServer::Worker::begin_write(Connection& c, HttpResponse& response, bool close) {
   close = close || !c.keep_alive || draining_ || shared_.stopping.load(std::memory_order_relaxed);
   c.close_after_write = close;
   std::string& out = c.out;
@@ -589,6 +606,7 @@ void HttpsServer::Worker::begin_write(Connection& c, const HttpResponse& respons
   if (with_body) out += response.body;
   c.out_pos = 0;
   c.interim = false;
+  c.after_send = std::move(response.after_send);
   c.state = State::kWriting;
   c.deadline = now_ + seconds(shared_.options.write_timeout);
 }

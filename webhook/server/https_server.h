@@ -41,6 +41,10 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers, e.g. Allow
+  // Work that can wait until the answer is on its way (logs, metrics,
+  // freeing the request's document): run on the same thread once the
+  // answer is handed to the kernel, or the connection is gone. Must not throw.
+  std::function<void()> after_send;
 };
 
 struct HttpsServerOptions {

@@ -150,6 +150,7 @@ class Webhook {
   int health(std::string_view path, Json& body) const;
   void handle_https(const HttpRequest& req, HttpResponse& res);
   void handle_validate(const HttpRequest& req, HttpResponse& res);
+  void account(const AdmissionOutcome& outcome, double seconds);
   void setup_metrics_routes(httplib::Server& server);
   int fail(const std::string& message);
 
@@ -349,18 +350,30 @@ void Webhook::handle_validate(const HttpRequest& req, HttpResponse& res) {
     json_reply(res, 503, {{"error", "no policy config loaded"}});
     return;
   }
-  const AdmissionResult result = review_admission_text(*policy, req.body);
+  // The review and its result are freed, and the decision logged and
+  // counted, after the answer has gone out: none of that makes the API
+  // server wait.
+  auto read = std::make_shared<ReadResult>(read_admission_review(req.body));
+  auto result = std::make_shared<AdmissionResult>(review_admission_read(*policy, *read));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (result.error) {
-    const std::string message = "malformed AdmissionReview: " + result.error->message;
+  if (result->error) {
+    const std::string message = "malformed AdmissionReview: " + result->error->message;
     json_reply(res, 400, {{"error", message}});
-    metrics_.observe_request("", "", "error", seconds);
-    log_.write(LogLevel::kWarn, "admission_rejected",
-               {{"status", 400}, {"error", message}, {"remote", *req.remote_addr}});
+    res.after_send = [this, message, seconds, remote = *req.remote_addr, read = std::move(read)] {
+      metrics_.observe_request("", "", "error", seconds);
+      log_.write(LogLevel::kWarn, "admission_rejected", {{"status", 400}, {"error", message}, {"remote", remote}});
+    };
     return;
   }
-  const AdmissionOutcome& o = *result.outcome;
-  json_reply(res, 200, o.response);
+  json_reply(res, 200, result->outcome->response);
+  res.after_send = [this, seconds, result = std::move(result), read = std::move(read)]() mutable {
+    read.reset();
+    account(*result->outcome, seconds);
+  };
+}
+
+// Metrics and the log line of one decision.
+void Webhook::account(const AdmissionOutcome& o, double seconds) {
   const std::string decision(to_string(o.decision));
   metrics_.observe_request(o.kind, o.operation, decision, seconds);
   Json violations = Json::array();
