@@ -4,6 +4,7 @@
 // timeouts and the graceful stop.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -408,4 +409,18 @@ TEST_CASE("https server: stop closes idle connections, lets the request in fligh
   CHECK(idle->closed_by_peer());
   CHECK(server.stopped_within(std::chrono::seconds(3)));
   server.release = std::promise<void>();  // the destructor releases again
+}
+
+TEST_CASE("https server: the default worker count follows the CPUs this process may use, 1 to 8") {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
+  const std::size_t workers = podguard::server::default_worker_count();
+  CHECK(workers >= 1);
+  CHECK(workers <= 8);
+  CHECK(workers <= static_cast<std::size_t>(CPU_COUNT(&set)));
+  HttpsServerOptions options;
+  options.workers = 3;
+  EchoServer server(options);
+  CHECK(server.server().worker_count() == 3);
 }

@@ -32,7 +32,7 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
       ->check(CLI::Range(std::size_t{4}, std::size_t{65536}))
       ->capture_default_str();
   cmd->add_option("--workers", o.workers,
-                  "Event-loop threads serving HTTPS; 0: one per CPU the process may use (cgroup quota, affinity)")
+                  "Event-loop threads serving HTTPS; 0: one per CPU the process may use (cgroup quota, affinity), at most 8")
       ->envname("PODGUARD_WORKERS")
       ->check(CLI::Range(std::size_t{0}, std::size_t{64}))
       ->capture_default_str();

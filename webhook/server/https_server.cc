@@ -209,7 +209,7 @@ std::size_t default_worker_count() {
     } catch (...) {
     }
   }
-  return std::clamp<std::size_t>(cpus, 1, 64);
+  return std::clamp<std::size_t>(cpus, 1, 8);  // more would idle: one review takes ~30 µs
 }
 
 struct HttpsServer::Shared {

@@ -60,7 +60,7 @@ struct HttpsServerOptions {
 
 // The number of event-loop threads `workers = 0` means: the CPUs in this
 // process's affinity mask, lowered to the cgroup v2 CPU quota when there is
-// one (a pod limited to 1 CPU on a 64-core node gets one thread).
+// one (a pod limited to 1 CPU on a 64-core node gets one thread), at most 8.
 std::size_t default_worker_count();
 
 class HttpsServer {
