@@ -13,6 +13,8 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -97,6 +99,8 @@ class EchoServer {
   std::atomic<int> refused{0};
   std::promise<void> after_gate;  // set by a test once it has read the answer to /deferred
   std::atomic<int> after_runs{0};
+  std::mutex threads_mutex;
+  std::map<std::thread::id, int> requests_by_thread;  // of /whoami
   std::atomic<bool> after_saw_answer{false};
 
  private:
@@ -106,6 +110,10 @@ class EchoServer {
       released_.wait();
     }
     if (req.path == "/throw") throw std::runtime_error("handler failed");
+    if (req.path == "/whoami") {
+      std::lock_guard<std::mutex> lock(threads_mutex);
+      ++requests_by_thread[std::this_thread::get_id()];
+    }
     if (req.path == "/deferred") {
       res.after_send = [this] {
         after_saw_answer = after_gate_.wait_for(std::chrono::seconds(3)) == std::future_status::ready;
@@ -387,6 +395,20 @@ TEST_CASE("https server: many clients at once across the workers") {
     }));
   }
   for (auto& f : clients) CHECK(f.get() == 25);
+}
+
+TEST_CASE("https server: connections are dealt to the workers in turn") {
+  HttpsServerOptions options;
+  options.workers = 3;
+  EchoServer server(options);
+  std::vector<std::unique_ptr<TlsConnection>> clients;
+  for (int i = 0; i < 12; ++i) {
+    clients.push_back(server.connect());
+    REQUIRE(clients.back()->request("GET", "/whoami"));
+  }
+  std::lock_guard<std::mutex> lock(server.threads_mutex);
+  REQUIRE(server.requests_by_thread.size() == 3);
+  for (const auto& [thread, requests] : server.requests_by_thread) CHECK(requests == 4);
 }
 
 TEST_CASE("https server: stop closes idle connections, lets the request in flight finish, then run returns") {

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fstream>
 #include <list>
+#include <mutex>
 #include <thread>
 
 #include <openssl/err.h>
@@ -220,6 +221,8 @@ struct HttpsServer::Shared {
   int listen_fd = -1;
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> stopping{false};
+  std::vector<Worker*> workers;
+  std::atomic<std::size_t> next_worker{0};  // round-robin owner of the next connection
 
   void report(std::string_view event, std::string_view detail) const {
     if (errors) errors(event, detail);
@@ -234,6 +237,7 @@ class HttpsServer::Worker {
   }
   ~Worker() {
     while (!connections_.empty()) close_connection(connections_.front());
+    for (Handover& h : take_handovers()) refuse(h.fd);
     close_fd(wake_fd_);
     close_fd(epoll_fd_);
   }
@@ -247,7 +251,34 @@ class HttpsServer::Worker {
 
   void run();
 
+  // Gives this worker a connection another worker accepted.
+  void hand_over(int fd, std::string remote) {
+    {
+      std::lock_guard<std::mutex> lock(handover_mutex_);
+      handovers_.push_back({fd, std::move(remote)});
+    }
+    wake();
+  }
+
  private:
+  struct Handover {
+    int fd;
+    std::string remote;
+  };
+  std::vector<Handover> take_handovers() {
+    std::lock_guard<std::mutex> lock(handover_mutex_);
+    return std::exchange(handovers_, {});
+  }
+  bool no_handovers() {
+    std::lock_guard<std::mutex> lock(handover_mutex_);
+    return handovers_.empty();
+  }
+  void refuse(int fd) {
+    ::close(fd);
+    shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+  void adopt(int fd, std::string remote);
+
   static inline char listener_tag_ = 0;
   static inline char wake_tag_ = 0;
 
@@ -271,6 +302,8 @@ class HttpsServer::Worker {
   bool draining_ = false;
   std::list<Connection> connections_;
   Clock::time_point now_ = Clock::now();
+  std::mutex handover_mutex_;
+  std::vector<Handover> handovers_;
 };
 
 void HttpsServer::Worker::run() {
@@ -286,7 +319,7 @@ void HttpsServer::Worker::run() {
   Clock::time_point next_sweep = Clock::now() + kSweepInterval;
   while (true) {
     if (shared_.stopping.load(std::memory_order_acquire) && !draining_) start_draining();
-    if (draining_ && connections_.empty()) break;
+    if (draining_ && connections_.empty() && no_handovers()) break;
     const int n = epoll_wait(epoll_fd_, events, 64, static_cast<int>(kSweepInterval.count()));
     now_ = Clock::now();
     for (int i = 0; i < n; ++i) {
@@ -296,6 +329,13 @@ void HttpsServer::Worker::run() {
       } else if (tag == &wake_tag_) {
         std::uint64_t value;
         [[maybe_unused]] const ssize_t r = ::read(wake_fd_, &value, sizeof value);
+        for (Handover& h : take_handovers()) {
+          if (draining_) {
+            refuse(h.fd);
+          } else {
+            adopt(h.fd, std::move(h.remote));
+          }
+        }
       } else {
         drive(*static_cast<Connection*>(tag));
       }
@@ -310,6 +350,7 @@ void HttpsServer::Worker::run() {
 void HttpsServer::Worker::start_draining() {
   draining_ = true;
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, shared_.listen_fd, nullptr);
+  for (Handover& h : take_handovers()) refuse(h.fd);
   for (auto it = connections_.begin(); it != connections_.end();) {
     Connection& c = *it++;
     const bool idle = c.state == State::kHandshake || (c.state == State::kReading && c.in.empty());
@@ -339,34 +380,50 @@ void HttpsServer::Worker::accept_all() {
     }
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    Connection& c = connections_.emplace_back();
-    c.self = std::prev(connections_.end());
-    c.fd = fd;
+    std::string remote;
     char host[INET6_ADDRSTRLEN] = "";
     char port[8] = "";
     if (getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, port, sizeof port,
                     NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-      c.remote = addr.ss_family == AF_INET6 ? "[" + std::string(host) + "]:" + port : std::string(host) + ":" + port;
+      remote = addr.ss_family == AF_INET6 ? "[" + std::string(host) + "]:" + port : std::string(host) + ":" + port;
     }
-    c.ssl = SSL_new(shared_.ctx);
-    if (c.ssl == nullptr || SSL_set_fd(c.ssl, fd) != 1) {
-      ERR_clear_error();
-      c.tls_failed = true;
-      close_connection(c);
-      continue;
+    // Connections are dealt round-robin, whichever worker accepted them:
+    // each worker then carries the same share of the load, where the
+    // accepting worker (the one idle at that moment) would otherwise
+    // collect most of them.
+    const std::size_t n = shared_.workers.size();
+    Worker* owner = shared_.workers[shared_.next_worker.fetch_add(1, std::memory_order_relaxed) % n];
+    if (owner == this) {
+      adopt(fd, std::move(remote));
+    } else {
+      owner->hand_over(fd, std::move(remote));
     }
-    SSL_set_accept_state(c.ssl);
-    c.deadline = now_ + seconds(shared_.options.read_timeout);
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.ptr = &c;
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      c.tls_failed = true;
-      close_connection(c);
-      continue;
-    }
-    drive(c);
   }
+}
+
+void HttpsServer::Worker::adopt(int fd, std::string remote) {
+  Connection& c = connections_.emplace_back();
+  c.self = std::prev(connections_.end());
+  c.fd = fd;
+  c.remote = std::move(remote);
+  c.ssl = SSL_new(shared_.ctx);
+  if (c.ssl == nullptr || SSL_set_fd(c.ssl, fd) != 1) {
+    ERR_clear_error();
+    c.tls_failed = true;
+    close_connection(c);
+    return;
+  }
+  SSL_set_accept_state(c.ssl);
+  c.deadline = now_ + seconds(shared_.options.read_timeout);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = &c;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    c.tls_failed = true;
+    close_connection(c);
+    return;
+  }
+  drive(c);
 }
 
 void HttpsServer::Worker::run_after_send(Connection& c) {
@@ -850,7 +907,10 @@ HttpsServer::HttpsServer(SSL_CTX* ctx, Handler handler, HttpsServerOptions optio
   shared_->errors = std::move(errors);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   const std::size_t n = options.workers > 0 ? options.workers : default_worker_count();
-  for (std::size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*shared_));
+  for (std::size_t i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<Worker>(*shared_));
+    shared_->workers.push_back(workers_.back().get());
+  }
 }
 
 HttpsServer::~HttpsServer() {
