@@ -8,16 +8,19 @@ seconds=${1:-60}
 build="$root/build-fuzz"
 CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPODGUARD_FUZZ=ON \
   -DPODGUARD_BUILD_TESTS=OFF -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined" >/dev/null
-cmake --build "$build" -j "$(nproc)" --target fuzz_manifest_reader fuzz_admission fuzz_config >/dev/null
+cmake --build "$build" -j "$(nproc)" --target fuzz_manifest_reader fuzz_admission fuzz_config fuzz_http_request >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/manifests" "$work/reviews" "$work/configs" "$build/artifacts"
+mkdir -p "$work/manifests" "$work/reviews" "$work/configs" "$work/http" "$build/artifacts"
 find "$root/tests/fixtures" "$root/examples" "$root/../shared/fixtures" -type f \( -name '*.yaml' -o -name '*.json' \) \
   -size -64k -exec cp -t "$work/manifests" {} + 2>/dev/null || true
 cp "$root/examples/admission-review.json" "$work/reviews/"
 for dir in reviews manifests; do cp "$root/tests/bench/pod-review.json" "$work/$dir/"; done
 cp "$root/examples/policy.yaml" "$root/tests/fixtures/_cli/"*config*.yaml "$work/configs/"
-for t in manifest_reader:manifests admission:reviews config:configs; do
+# HTTP requests: the first byte is the fuzzer's split step.
+printf '\x07POST /validate?timeout=10s HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}' >"$work/http/post"
+printf '\x03POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n2;x=y\r\nab\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.0\r\n\r\n' >"$work/http/chunked"
+for t in manifest_reader:manifests admission:reviews config:configs http_request:http; do
   name=${t%%:*}
   corpus=${t##*:}
   echo "== fuzz_$name for ${seconds}s"

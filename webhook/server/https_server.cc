@@ -1,5 +1,7 @@
 #include "server/https_server.h"
 
+#include "server/http_request_parser.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -59,42 +61,6 @@ const char* reason_phrase(int status) {
     case 505: return "HTTP Version Not Supported";
     default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
   }
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-// True when the comma-separated header value lists `token`.
-bool has_token(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    const std::size_t comma = value.find(',');
-    std::string_view item = value.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool is_token_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
 }
 
 void close_fd(int fd) {
@@ -172,25 +138,11 @@ struct Connection {
   std::size_t lingered = 0;
   std::function<void()> after_send;  // of the answer being written
 
-  // The request being read.
-  bool headers_parsed = false;
-  std::size_t scanned = 0;       // bytes of `in` searched for the end of the headers
-  std::size_t header_bytes = 0;  // request line and headers, with the blank line
-  std::size_t content_length = 0;
-  bool chunked = false;
-  bool keep_alive = true;
-  bool continue_sent = false;
-  bool head = false;
-  // Where the method, path and query are in `in` (offsets: `in` may move
-  // its bytes when it grows, but the request's start stays at offset 0).
-  std::size_t method_at = 0, method_len = 0, path_at = 0, path_len = 0, query_at = 0, query_len = 0;
-  std::string dechunked;
-  std::size_t body_bytes_in_buffer = 0;  // what `in` holds of this request after the headers
+  HttpRequestParser parser;  // the request being read
+  bool last = false;         // close after this request's answer (shutting down)
 
   std::list<Connection>::iterator self;
 };
-
-enum class Parse { kNeedMore, kComplete, kError };
 
 }  // namespace
 
@@ -284,7 +236,6 @@ class HttpsServer::Worker {
 
   void accept_all();
   void drive(Connection& c);
-  Parse parse(Connection& c);
   void dispatch(Connection& c);
   void respond_error(Connection& c, int status, std::string_view message);
   void begin_write(Connection& c, HttpResponse& response, bool close);
@@ -357,7 +308,7 @@ void HttpsServer::Worker::start_draining() {
     if (idle) {
       close_connection(c);
     } else {
-      c.keep_alive = false;  // answered with Connection: close
+      c.last = true;  // answered with Connection: close
     }
   }
 }
@@ -406,6 +357,7 @@ void HttpsServer::Worker::adopt(int fd, std::string remote) {
   c.self = std::prev(connections_.end());
   c.fd = fd;
   c.remote = std::move(remote);
+  c.parser = HttpRequestParser({shared_.options.max_header_bytes, shared_.options.max_body_bytes});
   c.ssl = SSL_new(shared_.ctx);
   if (c.ssl == nullptr || SSL_set_fd(c.ssl, fd) != 1) {
     ERR_clear_error();
@@ -519,13 +471,22 @@ void HttpsServer::Worker::drive(Connection& c) {
       }
       case State::kReading: {
         if (!c.in.empty()) {
-          const Parse p = parse(c);
-          if (p == Parse::kComplete) {
+          const HttpRequestParser::Status status = c.parser.parse(c.in.view());
+          if (status == HttpRequestParser::Status::kComplete) {
             dispatch(c);
             continue;
           }
-          if (p == Parse::kError) continue;  // an error answer is being written
-          if (c.state == State::kWriting) continue;  // 100 Continue
+          if (status == HttpRequestParser::Status::kError) {
+            respond_error(c, c.parser.error_status(), c.parser.error_message());
+            continue;
+          }
+          if (c.parser.take_continue()) {
+            c.out = "HTTP/1.1 100 Continue\r\n\r\n";
+            c.out_pos = 0;
+            c.interim = true;
+            c.state = State::kWriting;
+            continue;
+          }
         }
         if (draining_ && c.in.empty()) {
           close_connection(c);
@@ -601,18 +562,8 @@ void HttpsServer::Worker::drive(Connection& c) {
 // The answer is on its way and the connection stays: drop the request's
 // bytes and get ready for the next (already buffered ones are pipelined).
 void HttpsServer::Worker::finish_request(Connection& c) {
-  c.in.consume(c.header_bytes + c.body_bytes_in_buffer);
-  c.headers_parsed = false;
-  c.scanned = 0;
-  c.header_bytes = 0;
-  c.content_length = 0;
-  c.chunked = false;
-  c.continue_sent = false;
-  c.head = false;
-  c.body_bytes_in_buffer = 0;
-  c.method_at = c.method_len = c.path_at = c.path_len = c.query_at = c.query_len = 0;
-  c.dechunked.clear();
-  if (c.dechunked.capacity() > kKeepBufferBytes) std::string().swap(c.dechunked);
+  c.in.consume(c.parser.consumed());
+  c.parser.reset();
   c.out_pos = 0;
   if (c.out.capacity() > kKeepBufferBytes) {
     std::string().swap(c.out);
@@ -638,11 +589,11 @@ void HttpsServer::Worker::respond_error(Connection& c, int status, std::string_v
 }
 
 void HttpsServer::Worker::begin_write(Connection& c, HttpResponse& response, bool close) {
-  close = close || !c.keep_alive || draining_ || shared_.stopping.load(std::memory_order_relaxed);
+  close = close || c.last || !c.parser.keep_alive() || draining_ || shared_.stopping.load(std::memory_order_relaxed);
   c.close_after_write = close;
   std::string& out = c.out;
   out.clear();
-  const bool with_body = !c.head;
+  const bool with_body = !c.parser.is_head();
   out.reserve(160 + response.body.size());
   out += "HTTP/1.1 ";
   char number[24];
@@ -670,12 +621,11 @@ void HttpsServer::Worker::begin_write(Connection& c, HttpResponse& response, boo
 
 void HttpsServer::Worker::dispatch(Connection& c) {
   HttpRequest request;
-  const char* base = c.in.data();
-  request.method = {base + c.method_at, c.method_len};
-  request.path = {base + c.path_at, c.path_len};
-  request.query = {base + c.query_at, c.query_len};
-  request.body = c.chunked ? std::string_view(c.dechunked)
-                           : std::string_view(c.in.data() + c.header_bytes, c.content_length);
+  const std::string_view data = c.in.view();
+  request.method = c.parser.method(data);
+  request.path = c.parser.path(data);
+  request.query = c.parser.query(data);
+  request.body = c.parser.body(data);
   request.remote_addr = &c.remote;
   HttpResponse response;
   try {
@@ -692,210 +642,6 @@ void HttpsServer::Worker::dispatch(Connection& c) {
     response.body = R"({"error":"internal error"})";
   }
   begin_write(c, response, false);
-}
-
-// Parses as much of the request in `c.in` as is there. kComplete: headers
-// and whole body are buffered. kError: an error answer is queued.
-Parse HttpsServer::Worker::parse(Connection& c) {
-  const HttpsServerOptions& options = shared_.options;
-  if (!c.headers_parsed) {
-    const std::string_view data = c.in.view();
-    // Blank lines before a request line are allowed (RFC 9112 2.2).
-    std::size_t lead = 0;
-    while (lead < data.size() && (data[lead] == '\r' || data[lead] == '\n')) ++lead;
-    if (lead > 0) {
-      c.in.consume(lead);
-      c.scanned = 0;
-      return c.in.empty() ? Parse::kNeedMore : parse(c);
-    }
-    const std::size_t from = c.scanned >= 3 ? c.scanned - 3 : 0;
-    const std::size_t end = data.find("\r\n\r\n", from);
-    if (end == std::string_view::npos) {
-      c.scanned = data.size();
-      if (data.size() > options.max_header_bytes) {
-        respond_error(c, 431, "request line and headers larger than 64 KiB");
-        return Parse::kError;
-      }
-      return Parse::kNeedMore;
-    }
-    if (end + 4 > options.max_header_bytes) {
-      respond_error(c, 431, "request line and headers larger than 64 KiB");
-      return Parse::kError;
-    }
-    c.header_bytes = end + 4;
-    const std::string_view head = data.substr(0, end);
-    std::size_t line_end = head.find("\r\n");
-    const std::string_view request_line = head.substr(0, line_end);
-    // METHOD SP request-target SP HTTP/1.x
-    const std::size_t sp1 = request_line.find(' ');
-    const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : request_line.find(' ', sp1 + 1);
-    if (sp1 == 0 || sp2 == std::string_view::npos || request_line.find(' ', sp2 + 1) != std::string_view::npos) {
-      respond_error(c, 400, "malformed request line");
-      return Parse::kError;
-    }
-    const std::string_view method = request_line.substr(0, sp1);
-    for (char ch : method) {
-      if (!is_token_char(ch)) {
-        respond_error(c, 400, "malformed request method");
-        return Parse::kError;
-      }
-    }
-    const std::string_view target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
-    const std::string_view version = request_line.substr(sp2 + 1);
-    if (version == "HTTP/1.1") {
-      c.keep_alive = true;
-    } else if (version == "HTTP/1.0") {
-      c.keep_alive = false;
-    } else if (version.substr(0, 5) == "HTTP/") {
-      respond_error(c, 505, "only HTTP/1.0 and HTTP/1.1 are served");
-      return Parse::kError;
-    } else {
-      respond_error(c, 400, "malformed request line");
-      return Parse::kError;
-    }
-    if (target.empty() || target.front() != '/') {
-      respond_error(c, 400, "the request target must be a path starting with /");
-      return Parse::kError;
-    }
-    const std::size_t q = target.find('?');
-    const std::string_view path = target.substr(0, q);
-    const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-    c.method_at = 0;
-    c.method_len = method.size();
-    c.path_at = static_cast<std::size_t>(path.data() - data.data());
-    c.path_len = path.size();
-    c.query_at = query.empty() ? 0 : static_cast<std::size_t>(query.data() - data.data());
-    c.query_len = query.size();
-    c.head = method == "HEAD";
-
-    bool have_length = false;
-    bool connection_close = false, connection_keep_alive = false, expect_continue = false;
-    while (line_end != std::string_view::npos) {
-      const std::size_t start = line_end + 2;
-      line_end = head.find("\r\n", start);
-      const std::string_view line = head.substr(start, line_end == std::string_view::npos ? line_end : line_end - start);
-      const std::size_t colon = line.find(':');
-      if (colon == 0 || colon == std::string_view::npos) {
-        respond_error(c, 400, "malformed header line");
-        return Parse::kError;
-      }
-      const std::string_view name = line.substr(0, colon);
-      for (char ch : name) {
-        if (!is_token_char(ch)) {
-          respond_error(c, 400, "malformed header name");
-          return Parse::kError;
-        }
-      }
-      const std::string_view value = trim(line.substr(colon + 1));
-      if (iequals(name, "content-length")) {
-        std::size_t length = 0;
-        const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
-        if (value.empty() || ec != std::errc() || p != value.data() + value.size() ||
-            (have_length && length != c.content_length)) {
-          if (ec == std::errc::result_out_of_range) {
-            respond_error(c, 413, "request body larger than 3 MiB");
-          } else {
-            respond_error(c, 400, "invalid Content-Length");
-          }
-          return Parse::kError;
-        }
-        have_length = true;
-        c.content_length = length;
-      } else if (iequals(name, "transfer-encoding")) {
-        if (!iequals(value, "chunked")) {
-          respond_error(c, 501, "only the chunked transfer coding is supported");
-          return Parse::kError;
-        }
-        c.chunked = true;
-      } else if (iequals(name, "connection")) {
-        connection_close = connection_close || has_token(value, "close");
-        connection_keep_alive = connection_keep_alive || has_token(value, "keep-alive");
-      } else if (iequals(name, "expect")) {
-        expect_continue = iequals(value, "100-continue");
-      }
-    }
-    if (c.chunked && have_length) {
-      respond_error(c, 400, "both Content-Length and Transfer-Encoding are set");
-      return Parse::kError;
-    }
-    if (connection_close) c.keep_alive = false;
-    if (connection_keep_alive && version == "HTTP/1.0") c.keep_alive = true;
-    if (!c.chunked && c.content_length > options.max_body_bytes) {
-      respond_error(c, 413, "request body larger than 3 MiB");
-      return Parse::kError;
-    }
-    c.headers_parsed = true;
-    c.continue_sent = !expect_continue;
-  }
-
-  const std::string_view body = c.in.view().substr(c.header_bytes);
-  Parse result = Parse::kNeedMore;
-  if (!c.chunked) {
-    if (body.size() >= c.content_length) {
-      c.body_bytes_in_buffer = c.content_length;
-      result = Parse::kComplete;
-    }
-  } else {
-    // The buffered chunks are decoded from the start each time more arrive;
-    // the cost is per chunk header, the data is skipped over.
-    c.dechunked.clear();
-    std::size_t pos = 0;
-    while (true) {
-      const std::size_t eol = body.find("\r\n", pos);
-      if (eol == std::string_view::npos) {
-        if (body.size() - pos > 1024) {
-          respond_error(c, 400, "malformed chunked body");
-          return Parse::kError;
-        }
-        break;
-      }
-      std::string_view size_text = body.substr(pos, eol - pos);
-      size_text = size_text.substr(0, size_text.find(';'));  // chunk extensions
-      size_text = trim(size_text);
-      std::size_t size = 0;
-      const auto [p, ec] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size, 16);
-      if (size_text.empty() || p != size_text.data() + size_text.size()) {
-        respond_error(c, 400, "malformed chunked body");
-        return Parse::kError;
-      }
-      if (ec != std::errc() || size > options.max_body_bytes || c.dechunked.size() + size > options.max_body_bytes) {
-        respond_error(c, 413, "request body larger than 3 MiB");
-        return Parse::kError;
-      }
-      if (size == 0) {
-        // Trailer fields, then a blank line.
-        std::size_t t = eol + 2;
-        bool done = false;
-        while (true) {
-          const std::size_t line_end = body.find("\r\n", t);
-          if (line_end == std::string_view::npos) break;
-          if (line_end == t) {
-            c.body_bytes_in_buffer = line_end + 2;
-            done = true;
-            break;
-          }
-          t = line_end + 2;
-        }
-        if (done) result = Parse::kComplete;
-        break;
-      }
-      if (body.size() < eol + 2 + size + 2) break;
-      if (body.substr(eol + 2 + size, 2) != "\r\n") {
-        respond_error(c, 400, "malformed chunked body");
-        return Parse::kError;
-      }
-      c.dechunked.append(body.substr(eol + 2, size));
-      pos = eol + 2 + size + 2;
-    }
-  }
-  if (result == Parse::kNeedMore && !c.continue_sent) {
-    c.continue_sent = true;
-    c.out = "HTTP/1.1 100 Continue\r\n\r\n";
-    c.out_pos = 0;
-    c.interim = true;
-    c.state = State::kWriting;
-  }
-  return result;
 }
 
 HttpsServer::HttpsServer(SSL_CTX* ctx, Handler handler, HttpsServerOptions options, ErrorSink errors)
