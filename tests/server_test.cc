@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -166,6 +167,21 @@ class Webhook {
     return r->body;
   }
 
+  // The metrics once they contain every one of `lines`: a decision is
+  // counted just after its answer is written, so a scrape right after an
+  // answer may come first.
+  std::string metrics_with(std::initializer_list<std::string> lines) {
+    std::string m;
+    for (int i = 0; i < 200; ++i) {
+      m = metrics();
+      if (std::all_of(lines.begin(), lines.end(), [&m](const std::string& l) { return m.find(l) != std::string::npos; })) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return m;
+  }
+
   ServerProcess& process() { return *process_; }
   CertFactory& ca() { return ca_; }
   const fs::path& dir() const { return dir_; }
@@ -252,7 +268,8 @@ TEST_CASE("serve: audit rules become audit annotations, exemptions too") {
   CHECK(response["allowed"] == true);
   CHECK(contains(response["auditAnnotations"]["image-pinned"], "nginx:latest"));
   CHECK(contains(response["auditAnnotations"]["exempted"], "read-only-root-filesystem (config): vendor image, OPS-9"));
-  const std::string metrics = webhook.metrics();
+  const std::string metrics = webhook.metrics_with(
+      {"podguard_exemptions_total{rule=\"read-only-root-filesystem\"", "rule=\"image-pinned\",action=\"audit\""});
   CHECK(contains(metrics, "podguard_exemptions_total{rule=\"read-only-root-filesystem\",source=\"config\"} 1"));
   CHECK(contains(metrics, "podguard_violations_total{rule=\"image-pinned\",action=\"audit\",ratcheted=\"false\"} 1"));
 }
@@ -341,7 +358,7 @@ TEST_CASE("serve: bad requests get clear JSON errors and never hurt the server")
   }
   // The server is still fine after all of that.
   CHECK(webhook.admit(review("CREATE", compliant_pod()))["response"]["allowed"] == true);
-  const std::string metrics = webhook.metrics();
+  const std::string metrics = webhook.metrics_with({"decision=\"allowed\"} 1"});
   CHECK(contains(metrics, "decision=\"allowed\"} 1"));
 }
 
@@ -451,7 +468,8 @@ TEST_CASE("serve: health, readiness and metrics") {
   webhook.admit(review("CREATE", compliant_pod()));
   webhook.admit(review("CREATE", with_image(compliant_pod(), "nginx")));
   webhook.post("not json");
-  const std::string m = webhook.metrics();
+  const std::string m =
+      webhook.metrics_with({"decision=\"allowed\"} 1", "decision=\"denied\"} 1", "decision=\"error\"} 1"});
   CHECK(contains(m, "# TYPE podguard_admission_requests_total counter"));
   CHECK(contains(m, "podguard_admission_requests_total{kind=\"Pod\",operation=\"CREATE\",decision=\"allowed\"} 1"));
   CHECK(contains(m, "podguard_admission_requests_total{kind=\"Pod\",operation=\"CREATE\",decision=\"denied\"} 1"));

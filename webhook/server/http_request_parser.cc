@@ -7,25 +7,19 @@
 namespace podguard::server {
 namespace {
 
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size())
-    return false;
+  if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i]))
-      return false;
+    if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
 
@@ -33,45 +27,37 @@ std::string_view trim(std::string_view s) {
 bool has_token(std::string_view value, std::string_view token) {
   while (true) {
     const std::size_t comma = value.find(',');
-    if (iequals(trim(value.substr(0, comma)), token))
-      return true;
-    if (comma == std::string_view::npos)
-      return false;
+    if (iequals(trim(value.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) return false;
     value.remove_prefix(comma + 1);
   }
 }
 
 bool is_token_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') ||
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          (c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
 }
 
 bool is_token(std::string_view s) {
-  if (s.empty())
-    return false;
+  if (s.empty()) return false;
   for (char c : s) {
-    if (!is_token_char(c))
-      return false;
+    if (!is_token_char(c)) return false;
   }
   return true;
 }
 
-constexpr std::size_t kMaxChunkLine = 1024; // a size and its extensions
+constexpr std::size_t kMaxChunkLine = 1024;  // a size and its extensions
 
 // "3 MiB", "64 KiB", "1000 bytes".
 std::string readable_size(std::size_t bytes) {
-  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0)
-    return std::to_string(bytes >> 20) + " MiB";
-  if (bytes >= (1u << 10) && bytes % (1u << 10) == 0)
-    return std::to_string(bytes >> 10) + " KiB";
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= (1u << 10) && bytes % (1u << 10) == 0) return std::to_string(bytes >> 10) + " KiB";
   return std::to_string(bytes) + " bytes";
 }
 
-} // namespace
+}  // namespace
 
-HttpRequestParser::Status HttpRequestParser::fail(int status,
-                                                  std::string message) {
+HttpRequestParser::Status HttpRequestParser::fail(int status, std::string message) {
   error_status_ = status;
   error_message_ = std::move(message);
   status_ = Status::kError;
@@ -91,30 +77,24 @@ void HttpRequestParser::reset() {
   head_ = false;
   expect_continue_ = false;
   dechunked_.clear();
-  if (dechunked_.capacity() > (64u << 10))
-    std::string().swap(dechunked_);
+  if (dechunked_.capacity() > (64u << 10)) std::string().swap(dechunked_);
   consumed_ = 0;
 }
 
 bool HttpRequestParser::take_continue() {
-  if (!expect_continue_ || status_ != Status::kNeedMore || !headers_done_)
-    return false;
+  if (!expect_continue_ || status_ != Status::kNeedMore || !headers_done_) return false;
   expect_continue_ = false;
   return true;
 }
 
 HttpRequestParser::Status HttpRequestParser::parse(std::string_view data) {
-  if (status_ != Status::kNeedMore)
-    return status_;
+  if (status_ != Status::kNeedMore) return status_;
   if (!headers_done_) {
     const Status head = parse_head(data);
-    if (head != Status::kComplete)
-      return head;
+    if (head != Status::kComplete) return head;
   }
-  if (chunked_)
-    return parse_chunked(data);
-  if (data.size() - header_end_ < content_length_)
-    return Status::kNeedMore;
+  if (chunked_) return parse_chunked(data);
+  if (data.size() - header_end_ < content_length_) return Status::kNeedMore;
   consumed_ = header_end_ + content_length_;
   status_ = Status::kComplete;
   return status_;
@@ -123,25 +103,20 @@ HttpRequestParser::Status HttpRequestParser::parse(std::string_view data) {
 // kComplete here means the headers are read.
 HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view data) {
   // Blank lines before a request line are allowed (RFC 9112 2.2).
-  while (start_ < data.size() && (data[start_] == '\r' || data[start_] == '\n'))
-    ++start_;
-  if (start_ > limits_.max_header_bytes)
-    return fail(400, "too many blank lines before the request");
-  if (start_ == data.size())
-    return Status::kNeedMore;
+  while (start_ < data.size() && (data[start_] == '\r' || data[start_] == '\n')) ++start_;
+  if (start_ > limits_.max_header_bytes) return fail(400, "too many blank lines before the request");
+  if (start_ == data.size()) return Status::kNeedMore;
   const std::size_t from = std::max(start_, scanned_ >= 3 ? scanned_ - 3 : 0);
   const std::size_t end = data.find("\r\n\r\n", from);
   if (end == std::string_view::npos) {
     scanned_ = data.size();
     if (data.size() - start_ > limits_.max_header_bytes) {
-      return fail(431, "request line and headers larger than " +
-                           readable_size(limits_.max_header_bytes));
+      return fail(431, "request line and headers larger than " + readable_size(limits_.max_header_bytes));
     }
     return Status::kNeedMore;
   }
   if (end + 4 - start_ > limits_.max_header_bytes)
-    return fail(431, "request line and headers larger than " +
-                         readable_size(limits_.max_header_bytes));
+    return fail(431, "request line and headers larger than " + readable_size(limits_.max_header_bytes));
   header_end_ = end + 4;
   const std::string_view head = data.substr(start_, end - start_);
   std::size_t line_end = head.find("\r\n");
@@ -149,15 +124,12 @@ HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view data) {
 
   // METHOD SP request-target SP HTTP-version
   const std::size_t sp1 = request_line.find(' ');
-  const std::size_t sp2 =
-      sp1 == std::string_view::npos ? sp1 : request_line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos ||
-      request_line.find(' ', sp2 + 1) != std::string_view::npos) {
+  const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : request_line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || request_line.find(' ', sp2 + 1) != std::string_view::npos) {
     return fail(400, "malformed request line");
   }
   const std::string_view method = request_line.substr(0, sp1);
-  if (!is_token(method))
-    return fail(400, "malformed request method");
+  if (!is_token(method)) return fail(400, "malformed request method");
   const std::string_view target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
   const std::string_view version = request_line.substr(sp2 + 1);
   if (version == "HTTP/1.1") {
@@ -169,8 +141,7 @@ HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view data) {
   } else {
     return fail(400, "malformed request line");
   }
-  if (target.empty() || target.front() != '/')
-    return fail(400, "the request target must be a path starting with /");
+  if (target.empty() || target.front() != '/') return fail(400, "the request target must be a path starting with /");
   for (char c : target) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
       return fail(400, "the request target has a control character");
@@ -192,36 +163,27 @@ HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view data) {
   while (line_end != std::string_view::npos) {
     const std::size_t line_start = line_end + 2;
     line_end = head.find("\r\n", line_start);
-    const std::string_view line = head.substr(
-        line_start,
-        line_end == std::string_view::npos ? line_end : line_end - line_start);
+    const std::string_view line =
+        head.substr(line_start, line_end == std::string_view::npos ? line_end : line_end - line_start);
     const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos)
-      return fail(400, "malformed header line");
+    if (colon == std::string_view::npos) return fail(400, "malformed header line");
     const std::string_view name = line.substr(0, colon);
-    if (!is_token(name))
-      return fail(400, "malformed header name");
+    if (!is_token(name)) return fail(400, "malformed header name");
     const std::string_view value = trim(line.substr(colon + 1));
     if (iequals(name, "content-length")) {
       std::size_t length = 0;
-      const auto [p, ec] =
-          std::from_chars(value.data(), value.data() + value.size(), length);
-      if (!value.empty() && p == value.data() + value.size() &&
-          ec == std::errc::result_out_of_range) {
-        return fail(413, "request body larger than " +
-                             readable_size(limits_.max_body_bytes));
+      const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+      if (!value.empty() && p == value.data() + value.size() && ec == std::errc::result_out_of_range) {
+        return fail(413, "request body larger than " + readable_size(limits_.max_body_bytes));
       }
-      if (value.empty() || ec != std::errc() ||
-          p != value.data() + value.size()) {
+      if (value.empty() || ec != std::errc() || p != value.data() + value.size()) {
         return fail(400, "invalid Content-Length");
       }
-      if (have_length && length != content_length_)
-        return fail(400, "conflicting Content-Length headers");
+      if (have_length && length != content_length_) return fail(400, "conflicting Content-Length headers");
       have_length = true;
       content_length_ = length;
     } else if (iequals(name, "transfer-encoding")) {
-      if (!iequals(value, "chunked"))
-        return fail(501, "only the chunked transfer coding is supported");
+      if (!iequals(value, "chunked")) return fail(501, "only the chunked transfer coding is supported");
       chunked_ = true;
     } else if (iequals(name, "connection")) {
       close = close || has_token(value, "close");
@@ -230,50 +192,38 @@ HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view data) {
       expect_continue_ = iequals(value, "100-continue");
     }
   }
-  if (chunked_ && have_length)
-    return fail(400, "both Content-Length and Transfer-Encoding are set");
-  if (close)
-    keep_alive_ = false;
-  if (keep_alive && version == "HTTP/1.0")
-    keep_alive_ = true;
+  if (chunked_ && have_length) return fail(400, "both Content-Length and Transfer-Encoding are set");
+  if (close) keep_alive_ = false;
+  if (keep_alive && version == "HTTP/1.0") keep_alive_ = true;
   if (content_length_ > limits_.max_body_bytes)
-    return fail(413, "request body larger than " +
-                         readable_size(limits_.max_body_bytes));
-  if (content_length_ == 0 && !chunked_)
-    expect_continue_ = false;
+    return fail(413, "request body larger than " + readable_size(limits_.max_body_bytes));
+  if (content_length_ == 0 && !chunked_) expect_continue_ = false;
   headers_done_ = true;
   return Status::kComplete;
 }
 
 // The buffered chunks are decoded from the start each time more arrive; the
 // cost is per chunk header, the data is copied once per call.
-HttpRequestParser::Status
-HttpRequestParser::parse_chunked(std::string_view data) {
+HttpRequestParser::Status HttpRequestParser::parse_chunked(std::string_view data) {
   const std::string_view body = data.substr(header_end_);
   dechunked_.clear();
   std::size_t pos = 0;
   while (true) {
     const std::size_t eol = body.find("\r\n", pos);
     if (eol == std::string_view::npos) {
-      if (body.size() - pos > kMaxChunkLine)
-        return fail(400, "malformed chunked body: chunk size line too long");
+      if (body.size() - pos > kMaxChunkLine) return fail(400, "malformed chunked body: chunk size line too long");
       return Status::kNeedMore;
     }
-    if (eol - pos > kMaxChunkLine)
-      return fail(400, "malformed chunked body: chunk size line too long");
+    if (eol - pos > kMaxChunkLine) return fail(400, "malformed chunked body: chunk size line too long");
     std::string_view size_text = body.substr(pos, eol - pos);
-    size_text =
-        trim(size_text.substr(0, size_text.find(';'))); // chunk extensions
+    size_text = trim(size_text.substr(0, size_text.find(';')));  // chunk extensions
     std::size_t size = 0;
-    const auto [p, ec] = std::from_chars(
-        size_text.data(), size_text.data() + size_text.size(), size, 16);
+    const auto [p, ec] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size, 16);
     if (size_text.empty() || p != size_text.data() + size_text.size()) {
       return fail(400, "malformed chunked body: bad chunk size");
     }
-    if (ec != std::errc() ||
-        size > limits_.max_body_bytes - dechunked_.size()) {
-      return fail(413, "request body larger than " +
-                           readable_size(limits_.max_body_bytes));
+    if (ec != std::errc() || size > limits_.max_body_bytes - dechunked_.size()) {
+      return fail(413, "request body larger than " + readable_size(limits_.max_body_bytes));
     }
     if (size == 0) {
       // Trailer fields, then a blank line.
@@ -282,8 +232,7 @@ HttpRequestParser::parse_chunked(std::string_view data) {
         const std::size_t line_end = body.find("\r\n", t);
         if (line_end == std::string_view::npos) {
           if (body.size() - t > limits_.max_header_bytes)
-            return fail(431, "chunked trailer larger than " +
-                                 readable_size(limits_.max_header_bytes));
+            return fail(431, "chunked trailer larger than " + readable_size(limits_.max_header_bytes));
           return Status::kNeedMore;
         }
         if (line_end == t) {
@@ -292,18 +241,15 @@ HttpRequestParser::parse_chunked(std::string_view data) {
           return status_;
         }
         if (line_end - (eol + 2) > limits_.max_header_bytes)
-          return fail(431, "chunked trailer larger than " +
-                               readable_size(limits_.max_header_bytes));
+          return fail(431, "chunked trailer larger than " + readable_size(limits_.max_header_bytes));
         t = line_end + 2;
       }
     }
-    if (body.size() - (eol + 2) < size + 2)
-      return Status::kNeedMore;
-    if (body.substr(eol + 2 + size, 2) != "\r\n")
-      return fail(400, "malformed chunked body: no CRLF after a chunk");
+    if (body.size() - (eol + 2) < size + 2) return Status::kNeedMore;
+    if (body.substr(eol + 2 + size, 2) != "\r\n") return fail(400, "malformed chunked body: no CRLF after a chunk");
     dechunked_.append(body.substr(eol + 2, size));
     pos = eol + 2 + size + 2;
   }
 }
 
-} // namespace podguard::server
+}  // namespace podguard::server
