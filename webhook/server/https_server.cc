@@ -672,6 +672,11 @@ HttpsServer::HttpsServer(SSL_CTX* ctx, Handler handler, HttpsServerOptions optio
   shared_->options = options;
   shared_->errors = std::move(errors);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Without read-ahead OpenSSL reads each TLS record with two read(2) calls,
+  // its 5-byte header and then its body; with it, one call takes what is
+  // there. (The worker reads until OpenSSL wants more, so bytes it buffered
+  // ahead are never left waiting for an epoll event.)
+  SSL_CTX_set_read_ahead(ctx, 1);
   const std::size_t n = options.workers > 0 ? options.workers : default_worker_count();
   for (std::size_t i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(*shared_));
