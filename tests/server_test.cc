@@ -448,6 +448,38 @@ TEST_CASE("serve: --client-ca requires a client certificate signed by that CA") 
   CHECK_FALSE((c && c->request("GET", "/healthz")));
 }
 
+TEST_CASE("serve: a reconnecting client resumes its TLS session, with and without --client-ca") {
+  // The API server reconnects with the session ticket it was given; with
+  // client certificates required, OpenSSL refuses such a handshake unless
+  // the server has a session id context.
+  for (const bool client_ca : {false, true}) {
+    CAPTURE(client_ca);
+    Webhook webhook({.client_ca = client_ca});
+    TlsOptions options = webhook.tls();
+    if (client_ca) {
+      const auto issued = webhook.ca().client("kube-apiserver");
+      CertFactory::write_cert(issued.cert.get(), webhook.dir() / "client.crt");
+      CertFactory::write_key(issued.key.get(), webhook.dir() / "client.key");
+      options.client_cert_file = (webhook.dir() / "client.crt").string();
+      options.client_key_file = (webhook.dir() / "client.key").string();
+    }
+    SSL_SESSION* session = nullptr;
+    {
+      auto first = webhook.connect(options);
+      REQUIRE(first->request("GET", "/healthz"));
+      session = first->session();
+    }
+    REQUIRE(session != nullptr);
+    options.resume = session;
+    auto again = webhook.connect(options);
+    auto r = again->request("POST", "/validate", review("CREATE", compliant_pod()).dump());
+    SSL_SESSION_free(session);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(again->resumed());
+  }
+}
+
 TEST_CASE("serve: health, readiness and metrics") {
   Webhook webhook;
   auto c = webhook.connect();

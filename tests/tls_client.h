@@ -34,11 +34,13 @@ struct TlsOptions {
   std::string client_cert_file;  // optional client certificate
   std::string client_key_file;
   int timeout_ms = 5000;
+  SSL_SESSION* resume = nullptr;  // a session to resume (from session())
 };
 
 class TlsConnection {
  public:
   ~TlsConnection() {
+    if (ssl_ != nullptr) SSL_shutdown(ssl_);
     if (ssl_ != nullptr) SSL_free(ssl_);
     if (ctx_ != nullptr) SSL_CTX_free(ctx_);
     if (fd_ >= 0) ::close(fd_);
@@ -82,6 +84,7 @@ class TlsConnection {
              const_cast<char*>(options.server_name.c_str()));
     SSL_set1_host(c->ssl_, options.server_name.c_str());
     SSL_set_fd(c->ssl_, c->fd_);
+    if (options.resume != nullptr) SSL_set_session(c->ssl_, options.resume);
     if (SSL_connect(c->ssl_) != 1) return fail("TLS handshake failed");
     if (SSL_get_verify_result(c->ssl_) != X509_V_OK) return fail("certificate did not verify");
     return c;
@@ -168,6 +171,11 @@ class TlsConnection {
       return error != SSL_ERROR_WANT_READ;
     }
   }
+
+  // The session to resume in a later connection (TLS 1.3 sends it after the
+  // handshake: call after a response was read). The caller frees it.
+  SSL_SESSION* session() const { return SSL_get1_session(ssl_); }
+  bool resumed() const { return SSL_session_reused(ssl_) == 1; }
 
   // SHA-256 of the server certificate this connection was made with.
   std::string peer_fingerprint() const {

@@ -145,6 +145,11 @@ bool TlsMaterial::configure(SSL_CTX& ctx, bool require_client_cert) {
   // Forward-secret AEAD suites only for TLS 1.2 (1.3's are all fine).
   if (SSL_CTX_set_cipher_list(&ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) return false;
   SSL_CTX_set_cert_cb(&ctx, certificate_callback, this);
+  // Sessions are resumed (the API server reconnects with the ticket it got);
+  // with client certificates verified, OpenSSL refuses a resumption, with an
+  // internal error alert, unless the sessions carry an id context.
+  static const unsigned char kSessionContext[] = "podguard";
+  if (SSL_CTX_set_session_id_context(&ctx, kSessionContext, sizeof kSessionContext - 1) != 1) return false;
   if (require_client_cert) {
     SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   }
