@@ -42,9 +42,9 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers, e.g. Allow
   // Work that can wait until the answer is on its way (logs, metrics,
-  // freeing the request's document): run on the same thread after the
-  // answer is handed to the kernel (or the connection is gone), once the
-  // other connections ready at that moment have been served.
+  // freeing the request's document): run on the same thread as soon as the
+  // answer is handed to the kernel, or the connection is gone. Must not
+  // throw (an exception is reported and dropped).
   std::function<void()> after_send;
 };
 
