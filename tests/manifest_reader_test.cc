@@ -405,4 +405,47 @@ TEST_CASE("drop_managed_fields leaves metadata.managedFields out of JSON documen
   CHECK(too_deep.error->message.find("nesting is deeper") != std::string::npos);
 }
 
+TEST_CASE("drop_unread_review_fields leaves out what no rule reads of an AdmissionReview, still checked") {
+  const std::string review = R"({"kind": "AdmissionReview", "status": "kept",
+    "request": {"uid": "u", "userInfo": {"username": "x", "groups": ["a"]}, "options": {"kind": "CreateOptions"},
+      "requestKind": {"kind": "Pod"}, "requestResource": {"resource": "pods"}, "kind": {"kind": "Pod"},
+      "object": {"metadata": {"name": "web", "managedFields": [{}]}, "spec": {"status": "kept"},
+                 "status": {"phase": "Running", "conditions": [{"type": "Ready"}]}},
+      "oldObject": {"metadata": {"name": "web"}, "status": {"phase": "Pending"}}}})";
+  ReadLimits limits;
+  limits.drop_managed_fields = true;
+  limits.drop_unread_review_fields = true;
+  const ReadResult dropped = read_documents(review, InputFormat::kJson, limits);
+  REQUIRE_FALSE(dropped.error);
+  const Json& doc = dropped.documents.at(0).value;
+  const Json& request = doc["request"];
+  for (const char* gone : {"userInfo", "options", "requestKind", "requestResource"}) {
+    CAPTURE(gone);
+    CHECK_FALSE(request.contains(gone));
+  }
+  CHECK(request["uid"] == "u");
+  CHECK(request["kind"]["kind"] == "Pod");
+  CHECK_FALSE(request["object"].contains("status"));
+  CHECK_FALSE(request["oldObject"].contains("status"));
+  CHECK_FALSE(request["object"]["metadata"].contains("managedFields"));  // both work together
+  CHECK(request["object"]["metadata"]["name"] == "web");
+  CHECK(request["object"]["spec"]["status"] == "kept");  // only the object's own status
+  CHECK(request["oldObject"]["metadata"]["name"] == "web");
+  CHECK(doc["status"] == "kept");
+
+  // Only in a review's request: a Pod's status elsewhere stays.
+  const ReadResult pod =
+      read_documents(R"({"kind": "Pod", "object": {"status": 1}, "status": {"phase": "Running"}})", InputFormat::kJson, limits);
+  REQUIRE_FALSE(pod.error);
+  CHECK(pod.documents[0].value["status"]["phase"] == "Running");
+  CHECK(pod.documents[0].value["object"]["status"] == 1);
+
+  // Skipped, not ignored.
+  for (const char* bad : {R"({"request": {"userInfo": {"a": 1,}}})", R"({"request": {"object": {"status": [tru]}}})",
+                          R"({"request": {"options": "\q"}})"}) {
+    CAPTURE(bad);
+    CHECK(read_documents(bad, InputFormat::kJson, limits).error);
+  }
+}
+
 }  // namespace podguard

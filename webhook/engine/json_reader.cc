@@ -11,6 +11,13 @@
 namespace podguard {
 namespace {
 
+// Members of an AdmissionReview's request that no part of podguard reads:
+// who asked, the operation's options, and the kind and resource as first
+// requested (podguard judges the object as it is).
+bool is_unread_request_field(std::string_view key) {
+  return key == "userInfo" || key == "options" || key == "requestKind" || key == "requestResource";
+}
+
 struct SyntaxError {
   std::string message;
   const char* at;
@@ -287,11 +294,15 @@ class JsonParser {
       if (p_ == end_ || *p_ != ':') unexpected("':' after an object key");
       ++p_;
       skip_space();
-      if (depth == metadata_depth_ && key == "managedFields") {
+      if ((depth == metadata_depth_ && key == "managedFields") ||
+          (depth == review_request_depth_ && is_unread_request_field(key)) ||
+          (depth == review_object_depth_ && key == "status")) {
         skip(depth + 1);
         continue;
       }
       const bool key_is_metadata = limits_.drop_managed_fields && key == "metadata";
+      const bool key_is_request = limits_.drop_unread_review_fields && depth == 0 && key == "request";
+      const bool key_is_object = depth == review_request_depth_ && (key == "object" || key == "oldObject");
       const std::uint64_t child = positions_ != nullptr ? path_hash::key(hash, key) : 0;
       if (positions_ != nullptr) positions_->record(child, pos(key_at));
       const bool stream = depth == 0 && streaming_ != nullptr && key == "items" && p_ != end_ && *p_ == '[';
@@ -303,11 +314,18 @@ class JsonParser {
       if (stream) {
         count();
         stream_items(*slot, child);
-      } else if (key_is_metadata) {
-        const int outer = metadata_depth_;
-        metadata_depth_ = depth + 1;
+      } else if (key_is_metadata || key_is_request || key_is_object) {
+        // Entering an object whose members may be left out; what was set
+        // for the enclosing ones stays (metadata inside request.object).
+        const int outer_metadata = metadata_depth_, outer_request = review_request_depth_,
+                  outer_object = review_object_depth_;
+        if (key_is_metadata) metadata_depth_ = depth + 1;
+        if (key_is_request) review_request_depth_ = depth + 1;
+        if (key_is_object) review_object_depth_ = depth + 1;
         value(*slot, child, depth + 1);
-        metadata_depth_ = outer;
+        metadata_depth_ = outer_metadata;
+        review_request_depth_ = outer_request;
+        review_object_depth_ = outer_object;
       } else {
         value(*slot, child, depth + 1);
       }
@@ -569,6 +587,10 @@ class JsonParser {
   // The depth of the object that is the value of a "metadata" key, while the
   // parser is inside it and drop_managed_fields is on; -1 otherwise.
   int metadata_depth_ = -1;
+  // Likewise for an AdmissionReview's "request" and its "object" and
+  // "oldObject", with drop_unread_review_fields on.
+  int review_request_depth_ = -1;
+  int review_object_depth_ = -1;
   std::size_t nodes_ = 0;
   std::vector<ObjectBuilder> builders_;  // one per depth reached; capacity reserved up front
 };

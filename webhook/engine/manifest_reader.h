@@ -51,6 +51,13 @@ struct ReadLimits {
   // max_nodes, but not built. The webhook turns this on; `podguard check`
   // keeps documents whole.
   bool drop_managed_fields = false;
+  // In an AdmissionReview (a top-level "request"), also leave out what no
+  // rule and no part of the decision reads: request.userInfo, .options,
+  // .requestKind, .requestResource, and the "status" of request.object and
+  // request.oldObject (on an UPDATE of a running pod, status is often the
+  // largest part of both). Checked and counted like managedFields. The
+  // webhook turns this on.
+  bool drop_unread_review_fields = false;
 };
 
 ReadResult read_documents(std::string_view text, InputFormat format = InputFormat::kAuto,
