@@ -31,16 +31,27 @@ std::multiset<std::string> signature(const std::vector<ObjectVerdict>& verdicts)
   return out;
 }
 
+// The shared k8s-api corpus, or an empty path (with a message) when absent.
+fs::path k8s_api_dir() {
+  const fs::path dir = testing::shared_fixtures_dir() / "k8s-api";
+  if (fs::is_directory(dir)) return dir;
+  MESSAGE("skipping: " << dir.string() << " not found (the shared upstream fixtures are absent)");
+  return {};
+}
+
+// A policy with every rule denying.
+Policy all_rules_denying() {
+  Policy everything = Policy::defaults();
+  for (auto& s : everything.rules) s.action = Action::kDeny;
+  return everything;
+}
+
 }  // namespace
 
 TEST_CASE("fully populated Kubernetes API objects load and evaluate without error") {
-  const fs::path dir = testing::shared_fixtures_dir() / "k8s-api";
-  if (!fs::is_directory(dir)) {
-    MESSAGE("skipping: " << dir.string() << " not found (the shared upstream fixtures are absent)");
-    return;
-  }
-  Policy everything = Policy::defaults();
-  for (auto& s : everything.rules) s.action = Action::kDeny;
+  const fs::path dir = k8s_api_dir();
+  if (dir.empty()) return;
+  const Policy everything = all_rules_denying();
   const Policy policies[] = {Policy::defaults(), Policy::defaults(Profile::kPssBaseline),
                              Policy::defaults(Profile::kPssRestricted), everything};
   const std::set<std::string> workloads = {"Pod",        "PodTemplate", "ReplicationController", "Deployment",
@@ -92,8 +103,7 @@ TEST_CASE("the YAML and JSON copies of each API object give the same verdicts") 
     MESSAGE("skipping: " << dir.string() << " not found");
     return;
   }
-  Policy everything = Policy::defaults();
-  for (auto& s : everything.rules) s.action = Action::kDeny;
+  const Policy everything = all_rules_denying();
   for (const fs::path& yaml : testing::files_in(dir, ".yaml")) {
     fs::path json = yaml;
     json.replace_extension(".json");
@@ -111,13 +121,9 @@ TEST_CASE("the YAML and JSON copies of each API object give the same verdicts") 
 TEST_CASE("the webhook's reading of a review, parts left out, judges fully populated objects as a whole read does") {
   // read_admission_review leaves out managedFields, request.userInfo and
   // .options, and the objects' status; these objects have all of them.
-  const fs::path dir = testing::shared_fixtures_dir() / "k8s-api";
-  if (!fs::is_directory(dir)) {
-    MESSAGE("skipping: " << dir.string() << " not found (the shared upstream fixtures are absent)");
-    return;
-  }
-  Policy everything = Policy::defaults();
-  for (auto& s : everything.rules) s.action = Action::kDeny;
+  const fs::path dir = k8s_api_dir();
+  if (dir.empty()) return;
+  const Policy everything = all_rules_denying();
   const Policy policies[] = {Policy::defaults(), Policy::defaults(Profile::kPssRestricted), everything};
   std::size_t compared = 0;
   for (const fs::path& file : testing::files_in(dir, ".json")) {
