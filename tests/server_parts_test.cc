@@ -101,6 +101,40 @@ TEST_CASE("json log: flush returns once earlier lines are written") {
   ::close(fds[1]);
 }
 
+TEST_CASE("json log: every line is one valid JSON object, whatever the fields hold") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  JsonLog log(LogLevel::kInfo, fds[1]);
+  const std::string tricky = std::string("quote \" backslash \\ newline \n tab \t bell \a nul ") + '\0' + " end";
+  log.write(LogLevel::kInfo, "odd \"event\"",
+            {{"text", tricky},
+             {"bad_utf8", std::string("caf\xc3 \xff")},
+             {"utf8", "caf\xc3\xa9"},
+             {"n", 1.5},
+             {"list", Json::array({1, "two", nullptr})},
+             {"nested", {{"a\"b", true}}},
+             {"time", "not this one"},
+             {"event", "nor this"}});
+  log.flush();
+  char buf[4096];
+  const ssize_t n = ::read(fds[0], buf, sizeof buf);
+  REQUIRE(n > 0);
+  const std::vector<std::string> lines = lines_of(std::string(buf, static_cast<std::size_t>(n)));
+  REQUIRE(lines.size() == 1);
+  const Json line = Json::parse(lines[0]);  // throws, failing the test, on invalid JSON
+  CHECK(line["event"] == "odd \"event\"");
+  CHECK(line["text"] == tricky);
+  CHECK(line["bad_utf8"] == "caf\xef\xbf\xbd \xef\xbf\xbd");  // invalid bytes become U+FFFD
+  CHECK(line["utf8"] == "caf\xc3\xa9");
+  CHECK(line["n"] == 1.5);
+  CHECK(line["list"] == Json::array({1, "two", nullptr}));
+  CHECK(line["nested"]["a\"b"] == true);
+  CHECK(line["time"] != "not this one");  // the line's own fields win
+  CHECK(lines[0].find("nor this") == std::string::npos);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
 // The value of the sample `name` in Prometheus text, or -1.
 double sample(const std::string& text, const std::string& name) {
   const std::size_t at = text.find("\n" + name + " ");

@@ -70,17 +70,67 @@ JsonLog::~JsonLog() {
   writer_.join();
 }
 
+namespace {
+
+// Appends `s` as a JSON string. ASCII is escaped here; text with other bytes
+// goes through nlohmann, which replaces invalid UTF-8 with U+FFFD.
+void append_json_string(std::string& out, std::string_view s) {
+  for (const char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      out += Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace);
+      return;
+    }
+  }
+  out += '"';
+  for (const char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static const char* kHex = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xf];
+          out += kHex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
 void JsonLog::write(LogLevel level, std::string_view event, Json fields) {
   if (!enabled(level)) return;
-  Json line = Json::object();
-  line["time"] = now_rfc3339();
-  line["level"] = name(level);
-  line["event"] = event;
+  // Written out directly rather than assembled as one more JSON object:
+  // this runs for every decision.
+  std::string text;
+  text.reserve(256);
+  text += "{\"time\":\"";
+  text += now_rfc3339();
+  text += "\",\"level\":\"";
+  text += name(level);
+  text += "\",\"event\":";
+  append_json_string(text, event);
   if (fields.is_object()) {
-    for (auto& member : fields.get_ref<Json::object_t&>()) line[member.first] = std::move(member.second);
+    for (const auto& [key, value] : fields.get_ref<const Json::object_t&>()) {
+      if (key == "time" || key == "level" || key == "event") continue;  // the line's own
+      text += ',';
+      append_json_string(text, key);
+      text += ':';
+      if (value.is_string()) {
+        append_json_string(text, value.get_ref<const std::string&>());
+      } else {
+        text += value.dump(-1, ' ', false, Json::error_handler_t::replace);
+      }
+    }
   }
-  std::string text = line.dump(-1, ' ', false, Json::error_handler_t::replace);
-  text += '\n';
+  text += "}\n";
   bool notify = false;
   {
     std::unique_lock<std::mutex> lock(mutex_);
