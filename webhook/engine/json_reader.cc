@@ -116,6 +116,7 @@ class JsonParser {
     // Reserved, not constructed: builders are made as depth is reached, and
     // references to them stay valid since the vector never reallocates.
     builders_.reserve(static_cast<std::size_t>(std::max(limits.max_depth, 0)) + 1);
+    item_builders_.reserve(static_cast<std::size_t>(std::max(limits.max_depth, 0)) + 1);
   }
 
   // Parses the next top-level value into `doc`; false when only white space
@@ -335,9 +336,16 @@ class JsonParser {
 
   void array(Json& out, std::uint64_t hash, int depth) {
     enter(depth);
-    out = Json::array();
-    auto& items = out.get_ref<Json::array_t&>();
-    if (open_empty(']')) return;
+    if (open_empty(']')) {
+      out = Json::array();
+      return;
+    }
+    // Items are gathered in a vector kept per depth and moved into an array
+    // reserved to size: one allocation per array instead of one per
+    // doubling. (Arrays nested in these items are deeper: other vectors.)
+    while (item_builders_.size() <= static_cast<std::size_t>(depth)) item_builders_.emplace_back();
+    std::vector<Json>& items = item_builders_[static_cast<std::size_t>(depth)];
+    items.clear();
     std::size_t i = 0;
     do {
       const std::uint64_t child = positions_ != nullptr ? path_hash::index(hash, i) : 0;
@@ -346,6 +354,11 @@ class JsonParser {
       items.emplace_back();
       value(items.back(), child, depth + 1);
     } while (more(']', "',' or ']' after a list item"));
+    out = Json::array();
+    auto& array = out.get_ref<Json::array_t&>();
+    array.reserve(items.size());
+    for (Json& item : items) array.push_back(std::move(item));
+    items.clear();
   }
 
   // Checks the syntax of a value and counts its nodes without building it
@@ -593,6 +606,7 @@ class JsonParser {
   int review_object_depth_ = -1;
   std::size_t nodes_ = 0;
   std::vector<ObjectBuilder> builders_;  // one per depth reached; capacity reserved up front
+  std::vector<std::vector<Json>> item_builders_;  // likewise for arrays
 };
 
 }  // namespace

@@ -24,7 +24,9 @@ class ObjectBuilder {
   Json* add(std::string&& key, Json&& value) {
     if (seen_.empty()) {
       for (const auto& member : members_) {
-        if (member.first == key) return nullptr;
+        // Length and first byte before memcmp: most keys differ in one.
+        const std::string& k = member.first;
+        if (k.size() == key.size() && k[0] == key[0] && k == key) return nullptr;
       }
       if (members_.size() >= kScanLimit) {
         for (const auto& member : members_) seen_.insert(member.first);
