@@ -82,6 +82,7 @@ struct WebhookOptions {
   std::string config = kContract;
   bool client_ca = false;
   std::vector<std::string> extra;
+  std::vector<std::string> wrapper;  // a command that runs podguard, e.g. prlimit
 };
 
 // A running webhook with its files in a fresh directory.
@@ -110,6 +111,7 @@ class Webhook {
       args.push_back((dir_ / "ca.crt").string());
     }
     args.insert(args.end(), options.extra.begin(), options.extra.end());
+    args.insert(args.begin(), options.wrapper.begin(), options.wrapper.end());
     process_ = std::make_unique<ServerProcess>(args);
     const auto listening = process_->wait_listening();
     REQUIRE_MESSAGE(listening, "podguard serve did not start: " << process_->stderr_text());
@@ -380,6 +382,53 @@ TEST_CASE("serve: a client that stalls is cut off by the read timeout without ho
   CHECK(contains(Json::parse(cut_off->body)["error"].get<std::string>(), "read timeout"));
   CHECK(cut_off->headers["connection"] == "close");
   CHECK(stalled->closed_by_peer());
+}
+
+TEST_CASE("serve: out of file descriptors, it stops accepting for a moment instead of spinning, then recovers") {
+  if (::access("/usr/bin/prlimit", X_OK) != 0) {
+    MESSAGE("skipping: prlimit (util-linux) not found");
+    return;
+  }
+  Webhook webhook({.wrapper = {"/usr/bin/prlimit", "--nofile=64:64"}});
+  // Plain TCP connections: the kernel completes them from the backlog
+  // whether or not podguard accepts them, more than it has descriptors for.
+  std::vector<int> sockets;
+  for (int i = 0; i < 80; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(webhook.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    sockets.push_back(fd);
+  }
+  const auto paused = webhook.process().wait_for_event("accept_paused", 5000);
+  REQUIRE(paused);
+  CHECK(contains((*paused)["error"].get<std::string>(), "open files"));
+  // Not spinning on the readable listening socket: well under a core.
+  auto cpu_ticks = [&] {
+    std::ifstream stat("/proc/" + std::to_string(webhook.process().pid()) + "/stat");
+    std::string field;
+    long total = 0;
+    for (int i = 1; i <= 15 && stat >> field; ++i) {
+      if (i == 14 || i == 15) total += std::stol(field);
+    }
+    return total;
+  };
+  const long before = cpu_ticks();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  CHECK(cpu_ticks() - before < sysconf(_SC_CLK_TCK) / 4);
+  // Descriptors freed, it serves again.
+  for (int fd : sockets) ::close(fd);
+  std::optional<testing::HttpResponse> r;
+  for (int i = 0; i < 50 && !r; ++i) {
+    std::string error;
+    auto c = TlsConnection::open(webhook.port(), webhook.tls(), &error);
+    if (c) r = c->request("POST", "/validate", review("CREATE", compliant_pod()).dump());
+    if (!r) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(r);
+  CHECK(r->status == 200);
 }
 
 TEST_CASE("serve: keep-alive connections serve many requests") {

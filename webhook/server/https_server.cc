@@ -21,6 +21,7 @@
 #include <fstream>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <openssl/err.h>
@@ -41,6 +42,7 @@ constexpr std::size_t kKeepBufferBytes = 64u << 10;  // larger buffers are relea
 constexpr std::size_t kLingerBytes = 4u << 20;    // discarded after an early answer, at most
 constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr auto kSweepInterval = std::chrono::milliseconds(100);
+constexpr auto kAcceptPause = std::chrono::milliseconds(250);
 
 const char* reason_phrase(int status) {
   switch (status) {
@@ -245,12 +247,18 @@ class HttpsServer::Worker {
   void begin_linger(Connection& c);
   void sweep(Clock::time_point now);
   void start_draining();
+  void pause_accepting(int error);
+  void resume_accepting();
   bool read_tls(Connection& c, bool& progressed);
 
   Shared& shared_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   bool draining_ = false;
+  // Set while this worker has stopped accepting because the process ran out
+  // of file descriptors (or memory): the listening socket stays readable, so
+  // accepting on would spin; it is watched again after kAcceptPause.
+  std::optional<Clock::time_point> accept_paused_until_;
   std::list<Connection> connections_;
   Clock::time_point now_ = Clock::now();
   std::mutex handover_mutex_;
@@ -294,6 +302,7 @@ void HttpsServer::Worker::run() {
     if (now_ >= next_sweep) {
       sweep(now_);
       next_sweep = now_ + kSweepInterval;
+      if (accept_paused_until_ && now_ >= *accept_paused_until_) resume_accepting();
     }
   }
 }
@@ -313,6 +322,24 @@ void HttpsServer::Worker::start_draining() {
   }
 }
 
+void HttpsServer::Worker::pause_accepting(int error) {
+  if (accept_paused_until_) return;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, shared_.listen_fd, nullptr);
+  accept_paused_until_ = now_ + kAcceptPause;
+  shared_.report("accept_paused", std::string(std::strerror(error)) +
+                                      "; new connections wait in the listen backlog (raise the open files limit, "
+                                      "or lower --max-connections)");
+}
+
+void HttpsServer::Worker::resume_accepting() {
+  accept_paused_until_.reset();
+  if (draining_) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.data.ptr = &listener_tag_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, shared_.listen_fd, &ev);
+}
+
 void HttpsServer::Worker::accept_all() {
   for (int i = 0; i < 64; ++i) {
     sockaddr_storage addr{};
@@ -320,7 +347,7 @@ void HttpsServer::Worker::accept_all() {
     const int fd = accept4(shared_.listen_fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE) shared_.report("accept_failed", std::strerror(errno));
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pause_accepting(errno);
       return;  // EAGAIN: another worker took it, or none left
     }
     if (shared_.connections.fetch_add(1, std::memory_order_relaxed) >= shared_.options.max_connections) {

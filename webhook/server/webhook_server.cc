@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -488,9 +489,17 @@ int Webhook::run() {
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  // Bounded malloc arenas: with a thread per connection, glibc would create
-  // up to eight per core, most of their memory idle.
+  // Bounded malloc arenas (glibc would otherwise make up to eight per core).
   mallopt(M_ARENA_MAX, 4);
+  // Every connection is a file descriptor, and the soft limit is often 1024:
+  // take what the hard limit allows. (cpp-httplib, on the metrics port, uses
+  // poll(2), so descriptors above 1024 are safe there too.)
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+    getrlimit(RLIMIT_NOFILE, &files);
+  }
 
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr || !tls_.configure(*ctx, !options_.client_ca.empty())) {
@@ -541,6 +550,7 @@ int Webhook::run() {
               {"metrics_port", metrics_port},
               {"client_ca", !options_.client_ca.empty()},
               {"workers", https.worker_count()},
+              {"open_files_limit", static_cast<std::uint64_t>(files.rlim_cur)},
               {"version", PODGUARD_VERSION}});
 
   {
