@@ -54,6 +54,12 @@ struct Address {
   int port = 0;
 };
 
+// "host:port", with brackets around an IPv6 host.
+std::string host_port(const std::string& host, int port) {
+  const std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return shown + ":" + std::to_string(port);
+}
+
 // "host:port", "[::1]:8443" or ":8443" (all interfaces).
 std::optional<Address> parse_address(const std::string& text, std::string& error) {
   const auto colon = text.rfind(':');
@@ -544,9 +550,9 @@ int Webhook::run() {
   std::thread files_thread([this] { watch_files(); });
   std::thread signals_thread([this] { watch_signals(); });
   log_.write(LogLevel::kInfo, "listening",
-             {{"addr", addr->host + ":" + std::to_string(https_port)},
+             {{"addr", host_port(addr->host, https_port)},
               {"port", https_port},
-              {"metrics_addr", metrics_addr->host + ":" + std::to_string(metrics_port)},
+              {"metrics_addr", host_port(metrics_addr->host, metrics_port)},
               {"metrics_port", metrics_port},
               {"client_ca", !options_.client_ca.empty()},
               {"workers", https.worker_count()},
