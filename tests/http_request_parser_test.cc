@@ -2,6 +2,7 @@
 // pipelining, keep-alive rules, 100-continue and the limits.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -109,4 +110,51 @@ TEST_CASE("http parser: limits and malformed input give a status and a message")
     parser.reset();
     CHECK(parser.parse("GET / HTTP/1.1\r\n\r\n") == Status::kComplete);
   }
+}
+
+TEST_CASE("http parser: chunks are decoded once each, however the body is split") {
+  std::string text = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string expected;
+  for (int i = 0; i < 20000; ++i) {
+    const char c = static_cast<char>('a' + i % 26);
+    text += "1\r\n";
+    text += c;
+    text += "\r\n";
+    expected += c;
+  }
+  text += "0\r\n\r\n";
+  HttpRequestParser parser;
+  Status status = Status::kNeedMore;
+  for (std::size_t n = 100; status == Status::kNeedMore; n = std::min(n + 100, text.size())) {
+    status = parser.parse(std::string_view(text).substr(0, n));
+  }
+  REQUIRE(status == Status::kComplete);
+  CHECK(parser.body(text) == expected);
+  CHECK(parser.consumed() == text.size());
+}
+
+TEST_CASE("http parser: chunk framing cannot make the raw request much larger than the body limit") {
+  const HttpLimits limits{1024, 1000};  // raw body at most 2 * 1000 + 1024 bytes
+  // One-byte chunks with long extensions: 1,000 bytes of body in ~100 KB.
+  std::string text = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 1000; ++i) text += "1;" + std::string(90, 'e') + "\r\nx\r\n";
+  text += "0\r\n\r\n";
+  HttpRequestParser parser(limits);
+  Status status = Status::kNeedMore;
+  std::size_t fed = 0;
+  for (std::size_t n = 64; status == Status::kNeedMore && n <= text.size(); n += 64) {
+    status = parser.parse(std::string_view(text).substr(0, n));
+    fed = n;
+  }
+  REQUIRE(status == Status::kError);
+  CHECK(parser.error_status() == 413);
+  CHECK(parser.error_message().find("chunk framing") != std::string::npos);
+  CHECK(fed < 2 * 1000 + 1024 + 200);  // refused as soon as the framing went over, not at the end
+
+  // The same body in one chunk is fine.
+  const std::string one = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n" + std::string(1000, 'x') +
+                          "\r\n0\r\n\r\n";
+  HttpRequestParser fine(limits);
+  REQUIRE(fine.parse(one) == Status::kComplete);
+  CHECK(fine.body(one).size() == 1000);
 }

@@ -78,6 +78,7 @@ void HttpRequestParser::reset() {
   expect_continue_ = false;
   dechunked_.clear();
   if (dechunked_.capacity() > (64u << 10)) std::string().swap(dechunked_);
+  chunk_pos_ = 0;
   consumed_ = 0;
 }
 
@@ -202,12 +203,17 @@ HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view data) {
   return Status::kComplete;
 }
 
-// The buffered chunks are decoded from the start each time more arrive; the
-// cost is per chunk header, the data is copied once per call.
+// Decodes the chunks that have arrived whole since the last call (each is
+// read once), and refuses a body whose framing alone would make the raw
+// request far larger than its limit (a megabyte of one-byte chunks with long
+// extensions, say).
 HttpRequestParser::Status HttpRequestParser::parse_chunked(std::string_view data) {
   const std::string_view body = data.substr(header_end_);
-  dechunked_.clear();
-  std::size_t pos = 0;
+  const std::size_t max_raw = 2 * limits_.max_body_bytes + limits_.max_header_bytes;
+  const auto too_large = [&] {
+    return fail(413, "request body larger than " + readable_size(limits_.max_body_bytes) + " (with its chunk framing)");
+  };
+  std::size_t pos = chunk_pos_;
   while (true) {
     const std::size_t eol = body.find("\r\n", pos);
     if (eol == std::string_view::npos) {
@@ -236,6 +242,7 @@ HttpRequestParser::Status HttpRequestParser::parse_chunked(std::string_view data
           return Status::kNeedMore;
         }
         if (line_end == t) {
+          if (line_end + 2 > max_raw) return too_large();
           consumed_ = header_end_ + line_end + 2;
           status_ = Status::kComplete;
           return status_;
@@ -245,10 +252,16 @@ HttpRequestParser::Status HttpRequestParser::parse_chunked(std::string_view data
         t = line_end + 2;
       }
     }
-    if (body.size() - (eol + 2) < size + 2) return Status::kNeedMore;
+    // Judged by where the chunk says it ends, so whether its bytes are all
+    // here yet makes no difference. (Chunks start before max_raw and size
+    // lines are short, so the buffer stays within about max_raw.)
+    const std::size_t chunk_end = eol + 2 + size + 2;
+    if (chunk_end > max_raw) return too_large();
+    if (body.size() < chunk_end) return Status::kNeedMore;
     if (body.substr(eol + 2 + size, 2) != "\r\n") return fail(400, "malformed chunked body: no CRLF after a chunk");
     dechunked_.append(body.substr(eol + 2, size));
-    pos = eol + 2 + size + 2;
+    pos = chunk_end;
+    chunk_pos_ = pos;
   }
 }
 

@@ -24,7 +24,7 @@ class HttpRequestParser {
   // `data` holds the request from its first byte on (blank lines before it
   // are skipped), possibly followed by the next ones; every call passes the
   // bytes of the previous call again, plus any that arrived since. Work
-  // already done is not repeated, except that chunk headers are walked again.
+  // already done is not repeated.
   Status parse(std::string_view data);
 
   // After kError: the HTTP status to answer with and why.
@@ -75,7 +75,8 @@ class HttpRequestParser {
   bool keep_alive_ = true;
   bool head_ = false;
   bool expect_continue_ = false;
-  std::string dechunked_;
+  std::string dechunked_;     // the chunks decoded so far
+  std::size_t chunk_pos_ = 0;  // where the next chunk's size line starts, after the headers
   std::size_t consumed_ = 0;
 };
 
