@@ -202,6 +202,32 @@ TEST_CASE("https server: pipelined requests are answered in order") {
   }
 }
 
+TEST_CASE("https server: a client pipelining without pause does not keep its worker from the others") {
+  HttpsServerOptions options;
+  options.workers = 1;  // both clients on the same event loop
+  EchoServer server(options);
+  auto flood = server.connect();
+  auto other = server.connect();
+  constexpr int kFlood = 3000;
+  std::string requests;
+  for (int i = 0; i < kFlood; ++i) requests += TlsConnection::request_text("GET", "/flood", "");
+  std::atomic<int> answered{0};
+  auto reader = std::async(std::launch::async, [&] {
+    while (answered < kFlood && flood->read_response()) ++answered;
+  });
+  auto writer = std::async(std::launch::async, [&] { return flood->send(requests); });
+  while (answered == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto r = other->request("GET", "/other");
+  const int flood_answered_by_then = answered;
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(writer.get());
+  reader.wait();
+  CHECK(answered == kFlood);
+  // Served between the flood's turns, not after all of it.
+  CHECK(flood_answered_by_then < kFlood - 500);
+}
+
 TEST_CASE("https server: Expect: 100-continue gets an interim answer before the body is sent") {
   EchoServer server;
   auto c = server.connect();

@@ -43,6 +43,10 @@ constexpr std::size_t kLingerBytes = 4u << 20;    // discarded after an early an
 constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr auto kSweepInterval = std::chrono::milliseconds(100);
 constexpr auto kAcceptPause = std::chrono::milliseconds(250);
+// Requests a connection may have answered in one turn before the others on
+// its worker get theirs: a client that pipelines without pause cannot keep
+// a worker to itself.
+constexpr int kRequestsPerTurn = 16;
 
 const char* reason_phrase(int status) {
   switch (status) {
@@ -137,6 +141,8 @@ struct Connection {
   bool close_after_write = false;  // the answer being written is the last
   bool interim = false;            // the bytes being written are "100 Continue"
   bool tls_failed = false;         // no close_notify may be sent
+  bool requeued = false;           // in the worker's list of turns to continue
+  int turn_requests = 0;           // requests answered in the current turn
   std::size_t lingered = 0;
   std::function<void()> after_send;  // of the answer being written
 
@@ -263,6 +269,7 @@ class HttpsServer::Worker {
   Clock::time_point now_ = Clock::now();
   std::mutex handover_mutex_;
   std::vector<Handover> handovers_;
+  std::vector<Connection*> requeued_;  // connections whose turn was cut short
 };
 
 void HttpsServer::Worker::run() {
@@ -279,7 +286,8 @@ void HttpsServer::Worker::run() {
   while (true) {
     if (shared_.stopping.load(std::memory_order_acquire) && !draining_) start_draining();
     if (draining_ && connections_.empty() && no_handovers()) break;
-    const int n = epoll_wait(epoll_fd_, events, 64, static_cast<int>(kSweepInterval.count()));
+    const int wait_ms = requeued_.empty() ? static_cast<int>(kSweepInterval.count()) : 0;
+    const int n = epoll_wait(epoll_fd_, events, 64, wait_ms);
     now_ = Clock::now();
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;
@@ -297,6 +305,15 @@ void HttpsServer::Worker::run() {
         }
       } else {
         drive(*static_cast<Connection*>(tag));
+      }
+    }
+    if (!requeued_.empty()) {
+      // Turns cut short for fairness: more requests are already buffered,
+      // and no epoll event would announce them.
+      std::vector<Connection*> turns = std::exchange(requeued_, {});
+      for (Connection* c : turns) {
+        c->requeued = false;
+        drive(*c);
       }
     }
     if (now_ >= next_sweep) {
@@ -424,6 +441,7 @@ void HttpsServer::Worker::run_after_send(Connection& c) {
 
 void HttpsServer::Worker::close_connection(Connection& c) {
   run_after_send(c);
+  if (c.requeued) requeued_.erase(std::find(requeued_.begin(), requeued_.end(), &c));
   if (c.ssl != nullptr) {
     if (!c.tls_failed && c.state != State::kHandshake && c.state != State::kLingering) {
       ERR_clear_error();
@@ -484,6 +502,7 @@ bool HttpsServer::Worker::read_tls(Connection& c, bool& progressed) {
 }
 
 void HttpsServer::Worker::drive(Connection& c) {
+  c.turn_requests = 0;
   while (true) {
     switch (c.state) {
       case State::kHandshake: {
@@ -504,6 +523,13 @@ void HttpsServer::Worker::drive(Connection& c) {
         if (!c.in.empty()) {
           const HttpRequestParser::Status status = c.parser.parse(c.in.view());
           if (status == HttpRequestParser::Status::kComplete) {
+            if (++c.turn_requests > kRequestsPerTurn) {
+              if (!c.requeued) {
+                c.requeued = true;
+                requeued_.push_back(&c);
+              }
+              return;
+            }
             dispatch(c);
             continue;
           }
