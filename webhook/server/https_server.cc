@@ -1,7 +1,6 @@
 #include "server/https_server.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -81,7 +80,6 @@ class Buffer {
   const char* data() const { return data_.get() + begin_; }
   std::size_t size() const { return end_ - begin_; }
   bool empty() const { return begin_ == end_; }
-  std::size_t capacity() const { return capacity_; }
   std::string_view view() const { return {data(), size()}; }
 
   // Room for at least `n` more bytes at the end.
@@ -106,11 +104,6 @@ class Buffer {
     begin_ += n;
     if (begin_ == end_) begin_ = end_ = 0;
   }
-  void append(std::string_view s) {
-    std::memcpy(prepare(s.size()), s.data(), s.size());
-    commit(s.size());
-  }
-  void clear() { begin_ = end_ = 0; }
   // Gives memory back after an unusually large request.
   void shrink(std::size_t keep) {
     if (capacity_ > keep && empty()) {
@@ -147,7 +140,6 @@ struct Connection {
   std::function<void()> after_send;  // of the answer being written
 
   HttpRequestParser parser;  // the request being read
-  bool last = false;         // close after this request's answer (shutting down)
 
   std::list<Connection>::iterator self;
 };
@@ -253,6 +245,7 @@ class HttpsServer::Worker {
   void begin_linger(Connection& c);
   void sweep(Clock::time_point now);
   void start_draining();
+  void watch_listener();
   void pause_accepting(int error);
   void resume_accepting();
   bool read_tls(Connection& c, bool& progressed);
@@ -272,11 +265,16 @@ class HttpsServer::Worker {
   std::vector<Connection*> requeued_;  // connections whose turn was cut short
 };
 
-void HttpsServer::Worker::run() {
+void HttpsServer::Worker::watch_listener() {
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // one worker woken per new connection
   ev.data.ptr = &listener_tag_;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, shared_.listen_fd, &ev);
+}
+
+void HttpsServer::Worker::run() {
+  watch_listener();
+  epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = &wake_tag_;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
@@ -331,11 +329,8 @@ void HttpsServer::Worker::start_draining() {
   for (auto it = connections_.begin(); it != connections_.end();) {
     Connection& c = *it++;
     const bool idle = c.state == State::kHandshake || (c.state == State::kReading && c.in.empty());
-    if (idle) {
-      close_connection(c);
-    } else {
-      c.last = true;  // answered with Connection: close
-    }
+    if (idle) close_connection(c);  // the others' answers say Connection: close
+
   }
 }
 
@@ -350,11 +345,7 @@ void HttpsServer::Worker::pause_accepting(int error) {
 
 void HttpsServer::Worker::resume_accepting() {
   accept_paused_until_.reset();
-  if (draining_) return;
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-  ev.data.ptr = &listener_tag_;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, shared_.listen_fd, &ev);
+  if (!draining_) watch_listener();
 }
 
 void HttpsServer::Worker::accept_all() {
@@ -368,9 +359,8 @@ void HttpsServer::Worker::accept_all() {
       return;  // EAGAIN: another worker took it, or none left
     }
     if (shared_.connections.fetch_add(1, std::memory_order_relaxed) >= shared_.options.max_connections) {
-      shared_.connections.fetch_sub(1, std::memory_order_relaxed);
       shared_.report("connection_refused", "--max-connections reached");
-      ::close(fd);
+      refuse(fd);
       continue;
     }
     const int one = 1;
@@ -580,13 +570,6 @@ void HttpsServer::Worker::drive(Connection& c) {
           c.out_pos = 0;
           c.state = State::kReading;
           c.deadline = now_ + seconds(shared_.options.read_timeout);
-          // Read first: parse() would find the same incomplete request.
-          bool progressed = false;
-          if (!read_tls(c, progressed)) {
-            close_connection(c);
-            return;
-          }
-          if (!progressed) return;
           continue;
         }
         if (c.close_after_write) {
@@ -646,7 +629,7 @@ void HttpsServer::Worker::respond_error(Connection& c, int status, std::string_v
 }
 
 void HttpsServer::Worker::begin_write(Connection& c, HttpResponse& response, bool close) {
-  close = close || c.last || !c.parser.keep_alive() || draining_ || shared_.stopping.load(std::memory_order_relaxed);
+  close = close || !c.parser.keep_alive() || draining_ || shared_.stopping.load(std::memory_order_relaxed);
   c.close_after_write = close;
   std::string& out = c.out;
   out.clear();
@@ -685,15 +668,16 @@ void HttpsServer::Worker::dispatch(Connection& c) {
   request.body = c.parser.body(data);
   request.remote_addr = &c.remote;
   HttpResponse response;
+  std::optional<std::string> failure;
   try {
     shared_.handler(request, response);
   } catch (const std::exception& e) {
-    shared_.report("internal_error", e.what());
-    response = HttpResponse{};
-    response.status = 500;
-    response.body = R"({"error":"internal error"})";
+    failure = e.what();
   } catch (...) {
-    shared_.report("internal_error", "unknown exception");
+    failure = "unknown exception";
+  }
+  if (failure) {
+    shared_.report("internal_error", std::string(request.method) + " " + std::string(request.path) + ": " + *failure);
     response = HttpResponse{};
     response.status = 500;
     response.body = R"({"error":"internal error"})";

@@ -66,7 +66,8 @@ std::size_t default_worker_count();
 
 class HttpsServer {
  public:
-  // Must not throw; an exception that escapes anyway becomes a 500 answer.
+  // An exception becomes a 500 answer and an "internal_error" report naming
+  // the request.
   using Handler = std::function<void(const HttpRequest&, HttpResponse&)>;
   // Told about handler exceptions and refused connections, for logging.
   using ErrorSink = std::function<void(std::string_view event, std::string_view detail)>;

@@ -321,33 +321,27 @@ int Webhook::health(std::string_view path, Json& body) const {
   return 503;
 }
 
+// Exceptions are left to HttpsServer: a 500 answer and an internal_error line.
 void Webhook::handle_https(const HttpRequest& req, HttpResponse& res) {
-  try {
-    if (req.path == "/validate") {
-      if (req.method == "POST") return handle_validate(req, res);
-      res.headers.emplace_back("Allow", "POST");
-      json_reply(res, 405,
-                 {{"error", "method " + std::string(req.method) + " is not allowed on /validate; use POST"}});
-      return;
-    }
-    if (req.path == "/healthz" || req.path == "/readyz") {
-      if (req.method != "GET" && req.method != "HEAD") {
-        res.headers.emplace_back("Allow", "GET, HEAD");
-        json_reply(res, 405, {{"error", "method " + std::string(req.method) + " is not allowed on " +
-                                            std::string(req.path) + "; use GET"}});
-        return;
-      }
-      Json body;
-      const int status = health(req.path, body);
-      json_reply(res, status, body);
-      return;
-    }
-    json_reply(res, 404, {{"error", "no such path: " + std::string(req.path) + " (the webhook serves POST /validate)"}});
-  } catch (const std::exception& e) {
-    log_.write(LogLevel::kError, "internal_error", {{"path", std::string(req.path)}, {"error", e.what()}});
-    res.headers.clear();
-    json_reply(res, 500, {{"error", "internal error"}});
+  if (req.path == "/validate") {
+    if (req.method == "POST") return handle_validate(req, res);
+    res.headers.emplace_back("Allow", "POST");
+    json_reply(res, 405, {{"error", "method " + std::string(req.method) + " is not allowed on /validate; use POST"}});
+    return;
   }
+  if (req.path == "/healthz" || req.path == "/readyz") {
+    if (req.method != "GET" && req.method != "HEAD") {
+      res.headers.emplace_back("Allow", "GET, HEAD");
+      json_reply(res, 405, {{"error", "method " + std::string(req.method) + " is not allowed on " +
+                                          std::string(req.path) + "; use GET"}});
+      return;
+    }
+    Json body;
+    const int status = health(req.path, body);
+    json_reply(res, status, body);
+    return;
+  }
+  json_reply(res, 404, {{"error", "no such path: " + std::string(req.path) + " (the webhook serves POST /validate)"}});
 }
 
 void Webhook::handle_validate(const HttpRequest& req, HttpResponse& res) {
