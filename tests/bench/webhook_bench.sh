@@ -4,9 +4,9 @@
 # POSTs a realistic AdmissionReview (tests/bench/pod-review.json: a Pod a
 # Deployment's ReplicaSet creates, allowed) to:
 #   - podguard serve, contract profile;
-#   - null_tls_server: cpp-httplib with podguard's server tuning answering
-#     podguard's exact response bytes; it reads the review but does no
-#     admission work (the floor);
+#   - null_tls_server: cpp-httplib, tuned (TCP_NODELAY, long keep-alive, a
+#     growing thread pool, backlog 1024), answering podguard's exact response
+#     bytes; it reads the review but does no admission work (the baseline);
 #   - nginx answering the same bytes from its config (a reference server);
 # at 1 and 32 connections, then podguard at 128 connections, and prints
 # reviews/s, p50, p99, the servers' CPU per review, podguard's RSS idle and
