@@ -220,6 +220,7 @@ ReadResult read_admission_review(std::string_view body) {
   limits.record_positions = false;  // responses name fields by path, not by line
   limits.drop_managed_fields = true;
   limits.drop_unread_review_fields = true;
+  limits.use_arena = true;
   return read_documents(body, InputFormat::kJson, limits);
 }
 

@@ -13,9 +13,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/node_arena.h"
+
 namespace podguard {
 
-using Json = nlohmann::ordered_json;
+// nlohmann::ordered_json (members keep their order) with its nodes allocated
+// through NodeAllocator, so a reader can put a whole document in one arena.
+using Json = nlohmann::basic_json<nlohmann::ordered_map, std::vector, std::string, bool, std::int64_t, std::uint64_t,
+                                  double, NodeAllocator>;
 
 // A field's location inside an object, rendered the way Kubernetes writes
 // field paths: spec.template.spec.containers[0].securityContext.runAsUser,

@@ -306,8 +306,13 @@ std::optional<ReadError> read_documents(std::string_view text, InputFormat forma
 }
 
 ReadResult read_documents(std::string_view text, InputFormat format, const ReadLimits& limits) {
-  CollectingSink sink;
   ReadResult out;
+  std::optional<NodeArenaScope> scope;
+  if (limits.use_arena) {
+    out.arena = std::make_unique<NodeArena>();
+    scope.emplace(*out.arena);
+  }
+  CollectingSink sink;
   out.error = read_documents(text, format, limits, sink);
   out.documents = std::move(sink.documents);
   return out;
