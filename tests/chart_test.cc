@@ -119,7 +119,7 @@ struct Rendering {
   std::vector<const Json*> all(const std::string& kind) const {
     std::vector<const Json*> out;
     for (const auto& o : objects) {
-      if (o.value("kind", "") == kind) out.push_back(&o);
+      if (o.value("kind", std::string()) == kind) out.push_back(&o);
     }
     return out;
   }
@@ -132,14 +132,14 @@ struct Rendering {
   }
   const Json& named(const std::string& kind, const std::string& name) const {
     for (const Json* o : all(kind)) {
-      if (o->at("metadata").value("name", "") == name) return *o;
+      if (o->at("metadata").value("name", std::string()) == name) return *o;
     }
     FAIL("no " << kind << " named " << name);
     throw std::logic_error("unreachable");
   }
   std::multiset<std::string> kinds() const {
     std::multiset<std::string> out;
-    for (const auto& o : objects) out.insert(o.value("kind", ""));
+    for (const auto& o : objects) out.insert(o.value("kind", std::string()));
     return out;
   }
 };
@@ -402,7 +402,7 @@ TEST_CASE("chart: Chart.yaml and values.schema.json") {
     if (!node.is_object()) return;
     if (node.contains("properties")) {
       if (node.value("additionalProperties", Json(true)) != Json(false)) loose.push_back(at);
-      for (const auto& [k, v] : node.at("properties").items()) walk(v, at + "." + k);
+      for (const auto& [k, v] : node.at("properties").items()) walk(v, at + "." + std::string(k));
     }
     if (node.contains("items")) walk(node.at("items"), at + "[]");
   };
@@ -585,7 +585,7 @@ TEST_CASE("chart: the Deployment has the hardening of manifests/04-deployment.ya
 
   // No checksum annotation: podguard reloads its config without a restart.
   const Json& tmeta = deploy.at("spec").at("template").at("metadata");
-  CHECK_FALSE(contains(tmeta.value("annotations", Json::object()).dump(), "checksum"));
+  CHECK_FALSE(contains(tmeta.value("annotations", Json::object()).dump().c_str(), "checksum"));
 
   // The same pod spec as the plain install, field for field, apart from names.
   const fs::path plain = kSourceDir / "manifests" / "04-deployment.yaml";

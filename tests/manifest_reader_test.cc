@@ -255,11 +255,11 @@ namespace {
 // Records what a streaming reader passes on.
 class RecordingSink final : public DocumentSink {
  public:
-  void document(Document&& doc) override { events.push_back("document " + doc.value.value("kind", "?")); }
+  void document(Document&& doc) override { events.push_back("document " + doc.value.value("kind", std::string("?"))); }
   bool wants_items() const override { return true; }
   void begin_items() override { events.push_back("begin"); }
   void item(const Json& item, const FieldPath& root, const SourceMap& positions) override {
-    events.push_back("item " + root.str() + " " + item.value("kind", "?") + " line " +
+    events.push_back("item " + root.str() + " " + item.value("kind", std::string("?")) + " line " +
                      std::to_string(positions.locate(root, FieldPath().key("kind")).line));
   }
   void end_items(bool is_list) override { events.push_back(is_list ? "end list" : "end retract"); }

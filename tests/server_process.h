@@ -66,7 +66,7 @@ class ServerProcess {
     cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
       std::size_t seen = 0;
       for (const Json& line : lines_) {
-        if (line.value("event", "") == event && seen++ == skip) {
+        if (line.value("event", std::string()) == event && seen++ == skip) {
           found = line;
           return true;
         }
@@ -79,7 +79,7 @@ class ServerProcess {
   std::size_t count_events(const std::string& event) {
     std::lock_guard<std::mutex> lock(mutex_);
     std::size_t n = 0;
-    for (const Json& line : lines_) n += line.value("event", "") == event ? 1 : 0;
+    for (const Json& line : lines_) n += line.value("event", std::string()) == event ? 1 : 0;
     return n;
   }
 

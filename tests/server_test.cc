@@ -146,7 +146,7 @@ class Webhook {
   }
 
   Json admit(const Json& review_json) {
-    const HttpResponse r = post(review_json.dump());
+    const HttpResponse r = post(std::string(review_json.dump()));
     REQUIRE(r.status == 200);
     CHECK(r.headers.at("content-type") == "application/json");
     return Json::parse(r.body);
@@ -336,7 +336,7 @@ TEST_CASE("serve: bad requests get clear JSON errors and never hurt the server")
   SUBCASE("a review without request.uid is 400") {
     Json r = review("CREATE", compliant_pod());
     r["request"].erase("uid");
-    const HttpResponse response = webhook.post(r.dump());
+    const HttpResponse response = webhook.post(std::string(r.dump()));
     CHECK(response.status == 400);
     CHECK(Json::parse(response.body)["error"] == "malformed AdmissionReview: request.uid is missing");
   }
@@ -424,7 +424,7 @@ TEST_CASE("serve: out of file descriptors, it stops accepting for a moment inste
   for (int i = 0; i < 50 && !r; ++i) {
     std::string error;
     auto c = TlsConnection::open(webhook.port(), webhook.tls(), &error);
-    if (c) r = c->request("POST", "/validate", review("CREATE", compliant_pod()).dump());
+    if (c) r = c->request("POST", "/validate", std::string(review("CREATE", compliant_pod()).dump()));
     if (!r) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   REQUIRE(r);
@@ -435,7 +435,7 @@ TEST_CASE("serve: keep-alive connections serve many requests") {
   Webhook webhook;
   auto c = webhook.connect();
   for (int i = 0; i < 50; ++i) {
-    auto r = c->request("POST", "/validate", review("CREATE", compliant_pod()).dump());
+    auto r = c->request("POST", "/validate", std::string(review("CREATE", compliant_pod()).dump()));
     REQUIRE(r);
     CHECK(r->status == 200);
   }
@@ -445,13 +445,13 @@ TEST_CASE("serve: new certificates are served after the files change, establishe
   Webhook webhook;
   auto established = webhook.connect();
   const std::string before = established->peer_fingerprint();
-  REQUIRE(established->request("POST", "/validate", review("CREATE", compliant_pod()).dump()));
+  REQUIRE(established->request("POST", "/validate", std::string(review("CREATE", compliant_pod()).dump())));
   CertFactory::install(webhook.ca().server({"podguard.podguard.svc"}), webhook.dir() / "tls.crt",
                        webhook.dir() / "tls.key");
   REQUIRE(webhook.process().wait_for_event("certificate_loaded", 5000, 1));
   const std::string after = webhook.connect()->peer_fingerprint();
   CHECK(after != before);
-  auto r = established->request("POST", "/validate", review("CREATE", compliant_pod()).dump());
+  auto r = established->request("POST", "/validate", std::string(review("CREATE", compliant_pod()).dump()));
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(established->peer_fingerprint() == before);
@@ -482,7 +482,7 @@ TEST_CASE("serve: --client-ca requires a client certificate signed by that CA") 
   TlsOptions with_cert = webhook.tls();
   with_cert.client_cert_file = (webhook.dir() / "client.crt").string();
   with_cert.client_key_file = (webhook.dir() / "client.key").string();
-  auto ok = webhook.connect(with_cert)->request("POST", "/validate", review("CREATE", compliant_pod()).dump());
+  auto ok = webhook.connect(with_cert)->request("POST", "/validate", std::string(review("CREATE", compliant_pod()).dump()));
   REQUIRE(ok);
   CHECK(ok->status == 200);
 
@@ -521,7 +521,7 @@ TEST_CASE("serve: a reconnecting client resumes its TLS session, with and withou
     REQUIRE(session != nullptr);
     options.resume = session;
     auto again = webhook.connect(options);
-    auto r = again->request("POST", "/validate", review("CREATE", compliant_pod()).dump());
+    auto r = again->request("POST", "/validate", std::string(review("CREATE", compliant_pod()).dump()));
     SSL_SESSION_free(session);
     REQUIRE(r);
     CHECK(r->status == 200);
@@ -619,7 +619,7 @@ TEST_CASE("serve: config changes are applied atomically; an invalid config is re
 TEST_CASE("serve: SIGTERM fails readiness at once, lets the request in flight finish, and exits 0") {
   Webhook webhook;
   auto in_flight = webhook.connect();
-  const std::string body = review("CREATE", compliant_pod()).dump();
+  const std::string body = std::string(review("CREATE", compliant_pod()).dump());
   const std::string request = TlsConnection::request_text("POST", "/validate", body);
   const std::size_t half = request.size() / 2;
   REQUIRE(in_flight->send(request.substr(0, half)));
@@ -710,9 +710,9 @@ TEST_CASE("serve: podguard review prints exactly what the webhook answers") {
   Webhook webhook;
   for (const Json& r : {review("CREATE", compliant_pod()), review("CREATE", with_image(compliant_pod(), "nginx")),
                         review("UPDATE", with_image(compliant_pod(), "nginx"), with_image(compliant_pod(), "nginx"))}) {
-    const HttpResponse served = webhook.post(r.dump());
+    const HttpResponse served = webhook.post(std::string(r.dump()));
     const std::string file = (webhook.dir() / "review.json").string();
-    write(file, r.dump());
+    write(file, std::string(r.dump()));
     const testing::ProcessResult printed =
         testing::run_process({PODGUARD_BINARY, "review", "--config", (webhook.dir() / "config.yaml").string(), file});
     CHECK(Json::parse(printed.out) == Json::parse(served.body));

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   std::ostringstream text;
   text << in.rdbuf();
   // Compact, as the API server sends it.
-  const std::string body = podguard::Json::parse(text.str()).dump();
+  const std::string body(podguard::Json::parse(text.str()).dump());
   const podguard::Policy policy = podguard::Policy::defaults();
 
   double read_us = 0, judge_us = 0, answer_us = 0, free_us = 0;
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     t = Clock::now();
-    const std::string answer = result.outcome->response.dump();
+    const std::string answer(result.outcome->response.dump());
     answer_us += us_since(t);
     t = Clock::now();
     read = {};

@@ -29,7 +29,7 @@ std::string default_text(const ParamSpec& p) {
     for (const auto& v : p.default_value) out += (out.size() > 1 ? ", " : "") + v.get<std::string>();
     return out + "]";
   }
-  return p.default_value.dump();
+  return std::string(p.default_value.dump());
 }
 
 std::string actions(const RuleRegistry& registry, std::size_t i) {

@@ -175,8 +175,9 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
         break;
       case Action::kAudit: {
         std::string entry = (v.container ? "container \"" + *v.container + "\" " : "") + v.path.str() + ": " + v.message;
-        std::string value = audit.contains(v.rule) ? audit[v.rule].get<std::string>() + "; " + entry : entry;
-        audit[v.rule] = cut(std::move(value), kMaxAuditValue);
+        const std::string_view rule = v.rule;
+        std::string value = audit.contains(rule) ? audit[rule].get<std::string>() + "; " + entry : entry;
+        audit[rule] = cut(std::move(value), kMaxAuditValue);
         break;
       }
       case Action::kOff:

@@ -132,7 +132,7 @@ class ConfigReader {
 
   static std::string describe(const Json& v) {
     if (v.is_string()) return in_quotes(v.get<std::string>());
-    if (v.is_primitive()) return v.dump();
+    if (v.is_primitive()) return std::string(v.dump());
     return type_name(v);
   }
 
@@ -194,14 +194,14 @@ class ConfigReader {
         error(at.index(i), "expected a non-empty string, got " + describe(item));
         continue;
       }
-      const std::string& s = item.get_ref<const std::string&>();
+      const std::string_view s = item.get_ref<const JsonString&>();
       if (globs) {
         if (auto problem = glob_error(s)) {
           error(at.index(i), "bad pattern " + in_quotes(s) + ": " + *problem);
           continue;
         }
       }
-      out.push_back(s);
+      out.emplace_back(s);
     }
     return out;
   }
@@ -228,7 +228,7 @@ class ConfigReader {
           const std::int64_t n = too_big ? INT64_MAX : v.get<std::int64_t>();
           if (n >= spec.min && n <= spec.max) return Json(n);
           error(at, "must be between " + std::to_string(spec.min) + " and " + std::to_string(spec.max) + ", got " +
-                        (too_big ? v.dump() : std::to_string(n)));
+                        (too_big ? std::string(v.dump()) : std::to_string(n)));
           return std::nullopt;
         }
         error(at, "expected an integer, got " + describe(v));
@@ -267,13 +267,13 @@ class ConfigReader {
           act = action(value, key_at);
           continue;
         }
-        const std::string& name = key;  // structured bindings cannot be captured before C++20 in clang 14
+        const std::string_view name = key;  // structured bindings cannot be captured before C++20 in clang 14
         auto spec = std::find_if(rule.doc.params.begin(), rule.doc.params.end(),
                                  [&name](const ParamSpec& p) { return p.name == name; });
         if (spec == rule.doc.params.end()) {
           std::vector<std::string_view> known{"action"};
           for (const auto& p : rule.doc.params) known.push_back(p.name);
-          error(key_at, "unknown key " + in_quotes(key) + " for rule " + id + suggestion(key, known) +
+          error(key_at, "unknown key " + in_quotes(std::string(key)) + " for rule " + std::string(id) + suggestion(key, known) +
                             " (allowed: " + join(known) + ")");
           continue;
         }

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,8 @@ namespace podguard {
 
 // nlohmann::ordered_json (members keep their order) with its nodes allocated
 // through NodeAllocator, so a reader can put a whole document in one arena.
-using Json = nlohmann::basic_json<nlohmann::ordered_map, std::vector, std::string, bool, std::int64_t, std::uint64_t,
+using JsonString = std::basic_string<char, std::char_traits<char>, NodeAllocator<char>>;
+using Json = nlohmann::basic_json<nlohmann::ordered_map, std::vector, JsonString, bool, std::int64_t, std::uint64_t,
                                   double, NodeAllocator>;
 
 // A field's location inside an object, rendered the way Kubernetes writes
@@ -121,6 +123,10 @@ struct Document {
   Document(const Document&) = default;
   Document& operator=(const Document&) = default;
   ~Document() { dispose(value); }
+
+  // Makes `value` null without freeing anything: for a document whose every
+  // node lives in a NodeArena that is about to be destroyed.
+  void forget_arena_nodes() noexcept { ::new (&value) Json(); }
 
   Json value;
   SourceMap positions;

@@ -47,7 +47,7 @@ inline std::optional<std::int64_t> as_int(const Json* v) {
 // The string value, or an empty view when absent or not a string.
 inline std::string_view as_string(const Json* v) {
   if (v == nullptr || !v->is_string()) return {};
-  return v->get_ref<const std::string&>();
+  return v->get_ref<const JsonString&>();
 }
 
 inline bool is_true(const Json* v) { return as_bool(v).value_or(false); }

@@ -84,7 +84,7 @@ std::size_t utf8_sequence(const unsigned char* p, const unsigned char* end) {
   return 0;
 }
 
-void append_utf8(std::string& out, std::uint32_t cp) {
+void append_utf8(JsonString& out, std::uint32_t cp) {
   if (cp < 0x80) {
     out += static_cast<char>(cp);
   } else if (cp < 0x800) {
@@ -290,7 +290,7 @@ class JsonParser {
     do {
       if (p_ == end_ || *p_ != '"') unexpected("a string key");
       const char* key_at = p_;
-      std::string key = string();
+      JsonString key = string();
       skip_space();
       if (p_ == end_ || *p_ != ':') unexpected("':' after an object key");
       ++p_;
@@ -310,7 +310,7 @@ class JsonParser {
       Json* slot = members.add(std::move(key), Json());  // leaves `key` alone on a duplicate
       if (slot == nullptr) {
         members.clear();
-        fail("duplicate key \"" + key + "\"", key_at);
+        fail("duplicate key \"" + std::string(key) + "\"", key_at);
       }
       if (stream) {
         count();
@@ -513,13 +513,13 @@ class JsonParser {
   }
 
   // p_ is at the opening quote; leaves p_ after the closing one.
-  std::string string() {
+  JsonString string() {
     const char* open = p_;
     bool ascii = true;
     // Fast path: no escapes, the common case in manifests.
     const char* q = plain_run(++p_, ascii);
     if (q == end_) fail("unterminated string", open);
-    std::string out(p_, q);
+    JsonString out(p_, q);
     if (!ascii) check_utf8(p_, q);
     p_ = q;
     while (*p_ != '"') {  // at a backslash

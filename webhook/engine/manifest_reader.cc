@@ -173,7 +173,7 @@ class YamlBuilder final : public YAML::EventHandler {
       return {&f.merges.back(), 0};
     }
     const std::uint64_t h = path_hash::key(f.hash, f.key);
-    Json* inserted = builders_[f.depth].add(std::string(f.key), std::move(value));
+    Json* inserted = builders_[f.depth].add(JsonString(f.key), std::move(value));
     if (inserted == nullptr) throw BuildError{"duplicate key \"" + f.key + "\"", f.key_pos};
     if (limits_.record_positions) doc_.positions.record(h, f.key_pos);
     return {inserted, h};

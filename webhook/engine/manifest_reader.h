@@ -30,23 +30,33 @@ struct ReadError {
 struct ReadResult {
   ReadResult() = default;
   ReadResult(ReadResult&&) noexcept = default;
-  // The documents go first: their nodes may live in the arena.
   ReadResult& operator=(ReadResult&& other) noexcept {
-    documents.clear();
+    drop_documents();
     arena = std::move(other.arena);
     documents = std::move(other.documents);
     error = std::move(other.error);
     return *this;
   }
-  ~ReadResult() { documents.clear(); }
+  ~ReadResult() { drop_documents(); }
 
-  // Holds the documents' nodes when read with ReadLimits::use_arena.
+  // Holds the documents' nodes when read with ReadLimits::use_arena. Such
+  // documents are dropped with the arena, not freed node by node, so nothing
+  // may be added to them afterwards (it would leak).
   std::unique_ptr<NodeArena> arena;
   // Every document that parsed completely, in order; empty and null
   // documents (a lone `---`) are left out.
   std::vector<Document> documents;
   // Set when the text stopped parsing; documents before the error are kept.
   std::optional<ReadError> error;
+
+ private:
+  // Before the arena goes: the documents' nodes may live in it.
+  void drop_documents() noexcept {
+    if (arena) {
+      for (Document& doc : documents) doc.forget_arena_nodes();
+    }
+    documents.clear();
+  }
 };
 
 struct ReadLimits {

@@ -95,7 +95,6 @@ void NodeArena::grow(std::size_t bytes) {
   } else {
     memory = std::malloc(size);
     if (memory == nullptr) throw std::bad_alloc();
-    reserved_ += size;
   }
   auto* chunk = static_cast<Chunk*>(memory);
   chunk->next = chunks_;
@@ -110,6 +109,7 @@ void* NodeArena::allocate(std::size_t bytes) {
   if (static_cast<std::size_t>(end_ - next_) < bytes) grow(bytes);
   void* p = next_;
   next_ += bytes;
+  used_ += bytes;
   return p;
 }
 

@@ -34,8 +34,8 @@ class NodeArena {
   // `bytes` rounded up to 16, aligned to 16; throws std::bad_alloc.
   void* allocate(std::size_t bytes);
 
-  // Bytes taken from the heap for this arena so far (chunks, not nodes).
-  [[nodiscard]] std::size_t reserved() const { return reserved_; }
+  // Bytes handed out so far (headers and rounding included).
+  [[nodiscard]] std::size_t used() const { return used_; }
 
  private:
   struct Chunk;
@@ -44,7 +44,7 @@ class NodeArena {
   Chunk* chunks_ = nullptr;  // newest first
   char* next_ = nullptr;
   char* end_ = nullptr;
-  std::size_t reserved_ = 0;
+  std::size_t used_ = 0;
 };
 
 // Routes this thread's Json node allocations to `arena` until destroyed.

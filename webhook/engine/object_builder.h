@@ -1,5 +1,5 @@
-// Building JSON objects from a parser. Json is nlohmann::ordered_json, whose
-// members are std::pair<const std::string, Json>: the const key makes the
+// Building JSON objects from a parser. Json's objects are nlohmann's
+// ordered_map, whose members are std::pair<const JsonString, Json>: the const key makes the
 // pair impossible to move, so an object that grows while it is filled
 // deep-copies every member already read on each reallocation. Members are
 // gathered here instead, in movable pairs, and moved once into an object
@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -21,11 +22,11 @@ class ObjectBuilder {
  public:
   // Appends key -> value unless the key is there; returns the new value (valid
   // until the next add), or nullptr for a duplicate, leaving `key` untouched.
-  Json* add(std::string&& key, Json&& value) {
+  Json* add(JsonString&& key, Json&& value) {
     if (seen_.empty()) {
       for (const auto& member : members_) {
         // Length and first byte before memcmp: most keys differ in one.
-        const std::string& k = member.first;
+        const JsonString& k = member.first;
         if (k.size() == key.size() && k[0] == key[0] && k == key) return nullptr;
       }
       if (members_.size() >= kScanLimit) {
@@ -38,8 +39,8 @@ class ObjectBuilder {
   }
 
   // Like add, but keeps the existing value on a duplicate (YAML merge keys).
-  void add_if_absent(const std::string& key, const Json& value) {
-    std::string copy = key;
+  void add_if_absent(const JsonString& key, const Json& value) {
+    JsonString copy = key;
     if (add(std::move(copy), Json()) != nullptr) members_.back().second = value;
   }
 
@@ -60,8 +61,11 @@ class ObjectBuilder {
 
  private:
   static constexpr std::size_t kScanLimit = 32;
-  std::vector<std::pair<std::string, Json>> members_;
-  std::unordered_set<std::string> seen_;
+  struct KeyHash {
+    std::size_t operator()(const JsonString& key) const noexcept { return std::hash<std::string_view>()(key); }
+  };
+  std::vector<std::pair<JsonString, Json>> members_;
+  std::unordered_set<JsonString, KeyHash> seen_;
 };
 
 }  // namespace podguard

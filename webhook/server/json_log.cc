@@ -124,7 +124,7 @@ void JsonLog::write(LogLevel level, std::string_view event, Json fields) {
       append_json_string(text, key);
       text += ':';
       if (value.is_string()) {
-        append_json_string(text, value.get_ref<const std::string&>());
+        append_json_string(text, value.get_ref<const JsonString&>());
       } else {
         text += value.dump(-1, ' ', false, Json::error_handler_t::replace);
       }

@@ -129,7 +129,7 @@ class PlainServer final : public httplib::Server {
   }
 };
 
-std::string dump(const Json& body) { return body.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json& body) { return std::string(body.dump(-1, ' ', false, Json::error_handler_t::replace)); }
 
 void json_reply(httplib::Response& res, int status, const Json& body) {
   res.status = status;

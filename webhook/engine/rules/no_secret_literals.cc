@@ -30,7 +30,7 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
       const Json* value = json::field(&env[i], "value");
       if (value == nullptr || value->is_null()) continue;
       // A number or boolean written where a string belongs is still a literal.
-      const std::string text = value->is_string() ? value->get<std::string>() : value->dump();
+      const std::string text = value->is_string() ? value->get<std::string>() : std::string(value->dump());
       if (text.empty() || only_variable_references(text)) continue;
       const std::string_view name = json::as_string(json::field(&env[i], "name"));
       std::string why;

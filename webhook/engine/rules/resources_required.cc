@@ -16,7 +16,7 @@ namespace {
 
 bool has_quantity(const Json* resources, std::string_view kind, std::string_view name) {
   const Json* q = json::field(json::field(resources, kind), name);
-  return q != nullptr && !q->is_null() && !(q->is_string() && q->get_ref<const std::string&>().empty());
+  return q != nullptr && !q->is_null() && !(q->is_string() && q->get_ref<const JsonString&>().empty());
 }
 
 // A request is also met by a limit on a Pod: the API server copies limits
