@@ -1,5 +1,6 @@
 #include "engine/json_reader.h"
 
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -307,7 +308,7 @@ class JsonParser {
       const std::uint64_t child = positions_ != nullptr ? path_hash::key(hash, key) : 0;
       if (positions_ != nullptr) positions_->record(child, pos(key_at));
       const bool stream = depth == 0 && streaming_ != nullptr && key == "items" && p_ != end_ && *p_ == '[';
-      Json* slot = members.add(std::move(key), Json());  // leaves `key` alone on a duplicate
+      Json* slot = members.add(std::move(key));  // leaves `key` alone on a duplicate
       if (slot == nullptr) {
         members.clear();
         fail("duplicate key \"" + std::string(key) + "\"", key_at);
@@ -489,8 +490,8 @@ class JsonParser {
   const char* plain_run(const char* from, bool& ascii) {
     const char* q = from;
     // Eight bytes at a time while none of them is a quote, a backslash or a
-    // control character (the usual bit tricks; a false alarm only sends the
-    // word to the exact loop below).
+    // control character (the usual bit tricks: a flag can be false only
+    // above a true one, so the lowest flag is the first such byte).
     constexpr std::uint64_t k01 = 0x0101010101010101ULL;
     constexpr std::uint64_t k80 = 0x8080808080808080ULL;
     while (end_ - q >= 8) {
@@ -499,7 +500,13 @@ class JsonParser {
       const std::uint64_t quote = w ^ (k01 * '"');
       const std::uint64_t backslash = w ^ (k01 * '\\');
       const std::uint64_t special = ((quote - k01) & ~quote) | ((backslash - k01) & ~backslash) | ((w - k01 * 0x20) & ~w);
-      if ((special & k80) != 0) break;
+      if (const std::uint64_t hits = special & k80; hits != 0) {
+        const int at = std::countr_zero(hits) / 8;
+        const std::uint64_t before = (std::uint64_t{1} << (at * 8)) - 1;
+        if ((w & k80 & before) != 0) ascii = false;
+        q += at;  // the loop below stops there, or reports a control character
+        break;
+      }
       if ((w & k80) != 0) ascii = false;
       q += 8;
     }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <tuple>
 #include <string_view>
 #include <unordered_set>
 #include <utility>
@@ -23,18 +24,15 @@ class ObjectBuilder {
   // Appends key -> value unless the key is there; returns the new value (valid
   // until the next add), or nullptr for a duplicate, leaving `key` untouched.
   Json* add(JsonString&& key, Json&& value) {
-    if (seen_.empty()) {
-      for (const auto& member : members_) {
-        // Length and first byte before memcmp: most keys differ in one.
-        const JsonString& k = member.first;
-        if (k.size() == key.size() && k[0] == key[0] && k == key) return nullptr;
-      }
-      if (members_.size() >= kScanLimit) {
-        for (const auto& member : members_) seen_.insert(member.first);
-      }
-    }
-    if (!seen_.empty() && !seen_.insert(key).second) return nullptr;
+    if (!is_new(key)) return nullptr;
     members_.emplace_back(std::move(key), std::move(value));
+    return &members_.back().second;
+  }
+
+  // Like add with a null value, made in place (a parser fills it next).
+  Json* add(JsonString&& key) {
+    if (!is_new(key)) return nullptr;
+    members_.emplace_back(std::piecewise_construct, std::forward_as_tuple(std::move(key)), std::forward_as_tuple());
     return &members_.back().second;
   }
 
@@ -61,6 +59,21 @@ class ObjectBuilder {
 
  private:
   static constexpr std::size_t kScanLimit = 32;
+
+  // False for a key already added.
+  bool is_new(const JsonString& key) {
+    if (seen_.empty()) {
+      for (const auto& member : members_) {
+        // Length and first byte before memcmp: most keys differ in one.
+        const JsonString& k = member.first;
+        if (k.size() == key.size() && k[0] == key[0] && k == key) return false;
+      }
+      if (members_.size() >= kScanLimit) {
+        for (const auto& member : members_) seen_.insert(member.first);
+      }
+    }
+    return seen_.empty() || seen_.insert(key).second;
+  }
   struct KeyHash {
     std::size_t operator()(const JsonString& key) const noexcept { return std::hash<std::string_view>()(key); }
   };
