@@ -120,7 +120,8 @@ TEST_CASE("the YAML and JSON copies of each API object give the same verdicts") 
 
 TEST_CASE("the webhook's reading of a review, parts left out, judges fully populated objects as a whole read does") {
   // read_admission_review leaves out managedFields, request.userInfo and
-  // .options, and the objects' status; these objects have all of them.
+  // .options, and the objects' status, and reads into a node arena; these
+  // objects have all of those parts.
   const fs::path dir = k8s_api_dir();
   if (dir.empty()) return;
   const Policy everything = all_rules_denying();

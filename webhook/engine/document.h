@@ -18,8 +18,10 @@
 
 namespace podguard {
 
-// nlohmann::ordered_json (members keep their order) with its nodes allocated
-// through NodeAllocator, so a reader can put a whole document in one arena.
+// nlohmann::ordered_json (members keep their order) with every node, and
+// every string's characters, allocated through NodeAllocator, so a reader
+// can put a whole document in one arena. JsonString is therefore not
+// std::string: convert with std::string(s), compare through string_view.
 using JsonString = std::basic_string<char, std::char_traits<char>, NodeAllocator<char>>;
 using Json = nlohmann::basic_json<nlohmann::ordered_map, std::vector, JsonString, bool, std::int64_t, std::uint64_t,
                                   double, NodeAllocator>;

@@ -1,9 +1,9 @@
 // Building JSON objects from a parser. Json's objects are nlohmann's
-// ordered_map, whose members are std::pair<const JsonString, Json>: the const key makes the
-// pair impossible to move, so an object that grows while it is filled
-// deep-copies every member already read on each reallocation. Members are
-// gathered here instead, in movable pairs, and moved once into an object
-// reserved to the right size. Duplicate keys are refused; past a few dozen
+// ordered_map, whose members are std::pair<const JsonString, Json>: the
+// const key makes the pair impossible to move, so an object that grows
+// while it is filled deep-copies every member already read on each
+// reallocation. Members are gathered here instead, in movable pairs, and
+// moved once into an object reserved to the right size. Duplicate keys are refused; past a few dozen
 // keys a hash set takes over, so a hostile object with a hundred thousand
 // keys costs linear time, not quadratic.
 #pragma once
