@@ -24,14 +24,15 @@ std::string normalized(std::string_view cap) {
 void check(const PodView& pod, const RuleParams&, Findings& out) {
   if (pod.is_windows()) return;
   for (const ContainerView& c : pod.containers()) {
-    const FieldPath caps_path = pod.container_path(c).key("securityContext").key("capabilities");
+    // Paths are built for findings only: most containers have none.
+    auto caps_path = [&] { return pod.container_path(c).key("securityContext").key("capabilities"); };
     const Json* caps = json::field(c.spec, {"securityContext", "capabilities"});
     bool drops_all = false;
     for (const Json& d : json::items(json::field(caps, "drop"))) {
       drops_all = drops_all || normalized(json::as_string(&d)) == "ALL";
     }
     if (!drops_all) {
-      out.add(&c, caps_path.key("drop"),
+      out.add(&c, caps_path().key("drop"),
               "capabilities.drop does not include ALL (the runtime's defaults, such as NET_RAW, stay); set "
               "securityContext.capabilities.drop: [ALL]");
     }
@@ -39,7 +40,7 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     for (std::size_t i = 0; i < added.size(); ++i) {
       const std::string cap = normalized(json::as_string(&added[i]));
       if (cap == "NET_BIND_SERVICE") continue;
-      out.add(&c, caps_path.key("add").index(i),
+      out.add(&c, caps_path().key("add").index(i),
               "capabilities.add includes " + (cap.empty() ? std::string("a non-string entry") : cap) +
                   "; remove it (only NET_BIND_SERVICE may be added back, and a port of 1024 or above needs "
                   "none)");

@@ -60,43 +60,45 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
   const auto allowed_registries = string_list(params, "allowedRegistries");
   const bool require_digest = params.value("requireDigest", false);
   for (const ContainerView& c : pod.containers()) {
-    const FieldPath path = pod.container_path(c).key("image");
+    // Messages and paths are built for findings only: most images pass.
+    auto path = [&] { return pod.container_path(c).key("image"); };
     const std::string_view image = json::as_string(json::field(c.spec, "image"));
     if (image.empty()) {
-      out.add(&c, path,
+      out.add(&c, path(),
               "no image is set; set image to a pinned reference such as registry.example.com/app:1.4.2 or "
               "app@sha256:<digest>");
       continue;
     }
     const ImageParse parsed = parse_image_reference(image);
-    const std::string quoted = "image \"" + std::string(image) + "\"";
+    auto quoted = [&] { return "image \"" + std::string(image) + "\""; };
     if (!parsed.ref) {
-      out.add(&c, path, quoted + " is not a valid image reference: " + parsed.error);
+      out.add(&c, path(), quoted() + " is not a valid image reference: " + parsed.error);
       continue;
     }
     const ImageReference& ref = *parsed.ref;
-    std::string base(image.substr(0, image.size() - (ref.tag.empty() ? 0 : ref.tag.size() + 1)));
-    if (!ref.digest.empty()) base = base.substr(0, base.find('@'));
-    const std::string fix = "pin it to a release tag or a digest, e.g. " + base + ":<version> or " + base +
-                            "@sha256:<digest>";
+    auto fix = [&] {
+      std::string base(image.substr(0, image.size() - (ref.tag.empty() ? 0 : ref.tag.size() + 1)));
+      if (!ref.digest.empty()) base = base.substr(0, base.find('@'));
+      return "pin it to a release tag or a digest, e.g. " + base + ":<version> or " + base + "@sha256:<digest>";
+    };
     if (!allowed_registries.empty() && !registry_allowed(allowed_registries, ref)) {
-      out.add(&c, path,
-              quoted + " comes from " + ref.registry + ", which is not in allowedRegistries (" +
+      out.add(&c, path(),
+              quoted() + " comes from " + ref.registry + ", which is not in allowedRegistries (" +
                   join(allowed_registries) + "); use an image from an allowed registry");
       continue;
     }
     if (ref.digest.empty()) {
       if (ref.tag.empty()) {
-        out.add(&c, path, quoted + " has no tag, so it means the mutable :latest; " + fix);
+        out.add(&c, path(), quoted() + " has no tag, so it means the mutable :latest; " + fix());
         continue;
       }
       if (tag_disallowed(disallowed, ref.tag)) {
-        out.add(&c, path, quoted + " uses the mutable tag \"" + ref.tag + "\"; " + fix);
+        out.add(&c, path(), quoted() + " uses the mutable tag \"" + ref.tag + "\"; " + fix());
         continue;
       }
       if (require_digest) {
-        out.add(&c, path,
-                quoted + " is not pinned by digest and requireDigest is on; append @sha256:<digest> (e.g. " +
+        out.add(&c, path(),
+                quoted() + " is not pinned by digest and requireDigest is on; append @sha256:<digest> (e.g. " +
                     std::string(image) + "@sha256:<digest>)");
       }
     }

@@ -180,18 +180,19 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     if (c.kind != ContainerKind::kRegular && !c.sidecar) continue;  // only these run lifecycle hooks
     const Json* pre_stop = json::field(c.spec, {"lifecycle", "preStop"});
     if (pre_stop == nullptr) continue;
-    const FieldPath hook_path = pod.container_path(c).key("lifecycle").key("preStop");
     double slept = 0;
-    FieldPath where;
+    std::string_view action, field;  // where the sleep is, under preStop
     if (auto s = json::as_int(json::field(pre_stop, {"sleep", "seconds"}))) {
       slept = static_cast<double>(*s);
-      where = hook_path.key("sleep").key("seconds");
+      action = "sleep";
+      field = "seconds";
     } else if (const Json* command = json::field(pre_stop, {"exec", "command"})) {
       slept = exec_sleep(command);
-      where = hook_path.key("exec").key("command");
+      action = "exec";
+      field = "command";
     }
     if (slept > 0 && slept >= static_cast<double>(grace)) {
-      out.add(&c, std::move(where),
+      out.add(&c, pod.container_path(c).key("lifecycle").key("preStop").key(action).key(field),
               "the preStop hook sleeps " + seconds_text(slept) + ", the whole " + std::to_string(grace) +
                   "s grace period, leaving no time to drain after SIGTERM; sleep a few seconds (endpoints update "
                   "quickly) or raise terminationGracePeriodSeconds above the sleep");
