@@ -16,7 +16,8 @@ namespace {
 
 Json sample() {
   return Json::parse(R"({"metadata": {"name": "a-name-longer-than-the-small-string-buffer", "labels": {"app": "x"}},
-                         "spec": {"containers": [{"name": "app", "image": "registry.example/app@sha256:0123456789abcdef"}]}})");
+                         "spec": {"containers": [{"name": "app",
+                                                  "image": "registry.example/app@sha256:0123456789abcdef"}]}})");
 }
 
 }  // namespace

@@ -273,8 +273,8 @@ class ConfigReader {
         if (spec == rule.doc.params.end()) {
           std::vector<std::string_view> known{"action"};
           for (const auto& p : rule.doc.params) known.push_back(p.name);
-          error(key_at, "unknown key " + in_quotes(std::string(key)) + " for rule " + std::string(id) + suggestion(key, known) +
-                            " (allowed: " + join(known) + ")");
+          error(key_at, "unknown key " + in_quotes(std::string(key)) + " for rule " + std::string(id) +
+                            suggestion(key, known) + " (allowed: " + join(known) + ")");
           continue;
         }
         if (auto v = param(*spec, value, key_at)) params[key] = std::move(*v);

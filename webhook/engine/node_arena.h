@@ -9,12 +9,14 @@
 // all at once when the arena is destroyed; outside a scope they come from
 // the heap as usual. Each block carries a 16-byte header saying which, so a
 // node may be freed anywhere, from any thread, in or out of a scope: freeing
-// an arena node does nothing. Strings longer than the small-string buffer
-// keep std::string's own allocator.
+// an arena node does nothing. Json's strings (JsonString) use NodeAllocator
+// too, so a document read in a scope has no block outside its arena.
 //
-// The one rule: every node of an arena must be destroyed before the arena
-// is (ReadResult declares its arena before its documents for this). A
-// NodeArena belongs to one owner at a time and is not itself thread-safe.
+// The one rule: no node of an arena may be touched, freed included, once the
+// arena is destroyed. Either destroy the nodes first, or, when every node of
+// a value is known to be in the arena, forget the value without destroying
+// it (ReadResult does both, in that order). A NodeArena belongs to one owner
+// at a time and is not itself thread-safe.
 #pragma once
 
 #include <cstddef>

@@ -3,14 +3,14 @@
 // const key makes the pair impossible to move, so an object that grows
 // while it is filled deep-copies every member already read on each
 // reallocation. Members are gathered here instead, in movable pairs, and
-// moved once into an object reserved to the right size. Duplicate keys are refused; past a few dozen
-// keys a hash set takes over, so a hostile object with a hundred thousand
-// keys costs linear time, not quadratic.
+// moved once into an object reserved to the right size. Duplicate keys are
+// refused; past a few dozen keys a hash set takes over, so a hostile object
+// with a hundred thousand keys costs linear time, not quadratic.
 #pragma once
 
 #include <string>
-#include <tuple>
 #include <string_view>
+#include <tuple>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -24,9 +24,9 @@ class ObjectBuilder {
   // Appends key -> value unless the key is there; returns the new value (valid
   // until the next add), or nullptr for a duplicate, leaving `key` untouched.
   Json* add(JsonString&& key, Json&& value) {
-    if (!is_new(key)) return nullptr;
-    members_.emplace_back(std::move(key), std::move(value));
-    return &members_.back().second;
+    Json* slot = add(std::move(key));
+    if (slot != nullptr) *slot = std::move(value);
+    return slot;
   }
 
   // Like add with a null value, made in place (a parser fills it next).
@@ -38,8 +38,7 @@ class ObjectBuilder {
 
   // Like add, but keeps the existing value on a duplicate (YAML merge keys).
   void add_if_absent(const JsonString& key, const Json& value) {
-    JsonString copy = key;
-    if (add(std::move(copy), Json()) != nullptr) members_.back().second = value;
+    if (Json* slot = add(JsonString(key))) *slot = value;
   }
 
   // Makes `target` the object and empties the builder (keeping its capacity

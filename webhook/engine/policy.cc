@@ -45,7 +45,9 @@ Policy Policy::defaults(Profile profile) {
   p.rules.resize(registry.size());
   for (std::size_t i = 0; i < registry.size(); ++i) {
     p.rules[i].action = registry.default_action(i, profile);
-    for (const ParamSpec& spec : registry.at(i).doc.params) p.rules[i].params[std::string_view(spec.name)] = spec.default_value;
+    for (const ParamSpec& spec : registry.at(i).doc.params) {
+      p.rules[i].params[std::string_view(spec.name)] = spec.default_value;
+    }
   }
   return p;
 }

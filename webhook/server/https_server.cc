@@ -330,7 +330,6 @@ void HttpsServer::Worker::start_draining() {
     Connection& c = *it++;
     const bool idle = c.state == State::kHandshake || (c.state == State::kReading && c.in.empty());
     if (idle) close_connection(c);  // the others' answers say Connection: close
-
   }
 }
 

@@ -65,7 +65,8 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     out.add(
         named, pod.metadata_path().key("annotations").key(key),
         message(kReason,
-                "annotation must not set AppArmor profile type to " + quote(std::string(key) + "=\"" + std::string(profile) + "\""),
+                "annotation must not set AppArmor profile type to " +
+                    quote(std::string(key) + "=\"" + std::string(profile) + "\""),
                 "set the annotation to runtime/default or localhost/<profile>, or replace it with "
                 "securityContext.appArmorProfile"));
   }
