@@ -38,23 +38,33 @@ app.kubernetes.io/component: webhook
 {{- end }}
 
 {{/*
-Labels of every object.
+Labels of every object: commonLabels, then the chart's (which win).
 */}}
 {{- define "podguard.labels" -}}
-helm.sh/chart: {{ include "podguard.chart" . }}
-app.kubernetes.io/name: {{ include "podguard.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: podguard
+{{- $own := dict
+  "helm.sh/chart" (include "podguard.chart" .)
+  "app.kubernetes.io/name" (include "podguard.name" .)
+  "app.kubernetes.io/instance" .Release.Name
+  "app.kubernetes.io/version" (.Chart.AppVersion | toString)
+  "app.kubernetes.io/managed-by" .Release.Service
+  "app.kubernetes.io/part-of" "podguard" }}
+{{- merge $own .Values.commonLabels | toYaml }}
+{{- end }}
+
+{{/*
+Labels of the objects of one component ("webhook", "certgen", "test").
+*/}}
+{{- define "podguard.componentLabels" -}}
+{{- $ctx := index . 0 }}
+{{- include "podguard.labels" $ctx }}
+app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 
 {{/*
 Labels of the webhook's own objects (Deployment, Service, pods).
 */}}
 {{- define "podguard.webhookLabels" -}}
-{{ include "podguard.labels" . }}
-app.kubernetes.io/component: webhook
+{{ include "podguard.componentLabels" (list . "webhook") }}
 {{- end }}
 
 {{/*
@@ -99,4 +109,65 @@ cert-manager names (certManager mode).
 */}}
 {{- define "podguard.certificateName" -}}
 {{ include "podguard.fullname" . }}-tls
+{{- end }}
+
+{{/*
+The ServiceAccount of the webhook pods.
+*/}}
+{{- define "podguard.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "podguard.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Ports in the pod: off the common ones with hostNetwork, where they are the
+node's ports.
+*/}}
+{{- define "podguard.httpsPort" -}}
+{{- if .Values.containerPort }}{{ .Values.containerPort }}{{ else if .Values.hostNetwork }}10260{{ else }}8443{{ end }}
+{{- end }}
+
+{{- define "podguard.metricsPort" -}}
+{{- if .Values.metricsPort }}{{ .Values.metricsPort }}{{ else if .Values.hostNetwork }}10261{{ else }}9090{{ end }}
+{{- end }}
+
+{{/*
+Webhook pods that are always there: replicaCount, or autoscaling.minReplicas.
+*/}}
+{{- define "podguard.minReplicas" -}}
+{{- if .Values.autoscaling.enabled }}{{ .Values.autoscaling.minReplicas }}{{ else }}{{ .Values.replicaCount }}{{ end }}
+{{- end }}
+
+{{/*
+The CA that verifies the serving certificate, for the helm test Pod: the
+TLS Secret's ca.crt, except with existingSecret (whose Secret may have no
+ca.crt), where it is tls.caBundle in a ConfigMap.
+*/}}
+{{- define "podguard.testCAVolume" -}}
+{{- if eq .Values.tls.mode "existingSecret" }}
+configMap:
+  name: {{ include "podguard.fullname" . }}-test-ca
+{{- else }}
+secret:
+  secretName: {{ include "podguard.tlsSecretName" . }}
+  items:
+    - key: ca.crt
+      path: ca.crt
+{{- end }}
+{{- end }}
+
+{{/*
+Fails with `message` when the cluster lacks the API group/version `api`.
+Only when installing or upgrading (helm template included): `helm lint`
+knows no cluster, so it renders everything.
+Usage: include "podguard.requireAPI" (list . "cert-manager.io/v1" "message")
+*/}}
+{{- define "podguard.requireAPI" -}}
+{{- $ctx := index . 0 }}
+{{- if and (or $ctx.Release.IsInstall $ctx.Release.IsUpgrade) (not ($ctx.Capabilities.APIVersions.Has (index . 1))) }}
+{{- fail (index . 2) }}
+{{- end }}
 {{- end }}
