@@ -3,11 +3,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/certgen_command.h"
 #include "cli/check_command.h"
 #include "cli/probe_command.h"
 #include "cli/review_command.h"
 #include "cli/rules_command.h"
 #include "cli/serve_command.h"
+#include "cli/webhook_test_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"podguard: keeps workloads that break the production container contract out of the cluster"};
@@ -26,6 +28,12 @@ int main(int argc, char** argv) {
   podguard::cli::ProbeOptions probe;
   CLI::App* probe_cmd = podguard::cli::add_probe_command(app, probe);
 
+  podguard::cli::CertgenOptions certgen;
+  CLI::App* certgen_cmd = podguard::cli::add_certgen_command(app, certgen);
+
+  podguard::cli::WebhookTestOptions webhook_test;
+  CLI::App* webhook_test_cmd = podguard::cli::add_webhook_test_command(app, webhook_test);
+
   bool markdown = false;
   CLI::App* rules_cmd = app.add_subcommand("rules", "Print the rule reference");
   rules_cmd->add_flag("--markdown", markdown, "Markdown, as committed in docs/rules.md");
@@ -42,6 +50,8 @@ int main(int argc, char** argv) {
     if (review_cmd->parsed()) return podguard::cli::run_review(review);
     if (serve_cmd->parsed()) return podguard::server::run_serve(serve);
     if (probe_cmd->parsed()) return podguard::cli::run_probe(probe);
+    if (certgen_cmd->parsed()) return podguard::cli::run_certgen(certgen);
+    if (webhook_test_cmd->parsed()) return podguard::cli::run_webhook_test(webhook_test);
     if (rules_cmd->parsed()) {
       markdown ? podguard::cli::write_rules_markdown(std::cout) : podguard::cli::write_rules_text(std::cout);
       return 0;
