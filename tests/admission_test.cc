@@ -101,3 +101,100 @@ TEST_CASE("bodies nlohmann would throw on are malformed reviews, not crashes (fo
 }
 
 }  // namespace podguard
+
+namespace podguard {
+namespace {
+
+// A Pod with `n` containers, all with an unpinned image.
+Json pod_with_containers(std::size_t n, const std::string& image = "nginx") {
+  Json containers = Json::array();
+  for (std::size_t i = 0; i < n; ++i) containers.push_back({{"name", "c" + std::to_string(i)}, {"image", image}});
+  return Json{{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"name", "p"}, {"namespace", "shop"}}},
+              {"spec", {{"containers", containers}}}};
+}
+
+}  // namespace
+
+TEST_CASE("the webhook lists a bounded number of findings per rule and counts the rest") {
+  const Policy p = only("image-pinned", Action::kDeny);
+  const std::size_t n = kMaxFindingsPerRule + 15;
+  const auto r = review_admission(p, review("CREATE", pod_with_containers(n)));
+  REQUIRE(r.outcome);
+  CHECK(r.outcome->decision == Decision::kDenied);
+  CHECK(r.outcome->violations.size() == kMaxFindingsPerRule);
+  REQUIRE(r.outcome->omitted.size() == 1);
+  CHECK(r.outcome->omitted[0].findings.rule == "image-pinned");
+  CHECK(r.outcome->omitted[0].findings.violations == 15);
+  CHECK_FALSE(r.outcome->omitted[0].ratcheted);
+  const std::string message = r.outcome->response["response"]["status"]["message"].get<std::string>();
+  CHECK(message.find("Pod shop/p breaks 1 rule of the container contract (25 findings):") == 0);
+  CHECK(message.find("container \"c9\"") != std::string::npos);
+  CHECK(message.find("container \"c10\"") == std::string::npos);
+  CHECK(message.find("[image-pinned] and 15 more findings of this rule") != std::string::npos);
+}
+
+TEST_CASE("podguard check's evaluation keeps every finding; the webhook's is capped, exemptions too") {
+  const Policy p = only("image-pinned", Action::kDeny);
+  const Json object = pod_with_containers(40);
+  EvalOptions all;
+  const ObjectVerdict every = evaluate_object(p, object, all);
+  CHECK(every.violations.size() == 40);
+  CHECK(every.omitted.empty());
+  CHECK(every.violation_count("image-pinned") == 40);
+
+  EvalOptions capped;
+  capped.max_findings_per_rule = 3;
+  const ObjectVerdict some = evaluate_object(p, object, capped);
+  CHECK(some.violations.size() == 3);
+  REQUIRE(some.omitted.size() == 1);
+  CHECK(some.omitted[0].violations == 37);
+  CHECK(some.violation_count("image-pinned") == 40);
+
+  Json exempt = object;
+  exempt["metadata"]["annotations"] = {{"podguard.io/exempt", "image-pinned"},
+                                       {"podguard.io/exempt-reason", "legacy batch"}};
+  const ObjectVerdict exempted = evaluate_object(p, exempt, capped);
+  CHECK(exempted.violations.empty());
+  CHECK(exempted.exempted.size() == 3);
+  REQUIRE(exempted.omitted.size() == 1);
+  CHECK(exempted.omitted[0].exempted == 37);
+  CHECK(exempted.omitted[0].violations == 0);
+}
+
+TEST_CASE("UPDATE of an object with more findings of a rule than are listed ratchets by count") {
+  const Policy p = only("image-pinned", Action::kDeny);
+  const std::size_t n = kMaxFindingsPerRule + 5;
+  const auto same = review_admission(p, review("UPDATE", pod_with_containers(n), pod_with_containers(n)));
+  REQUIRE(same.outcome);
+  CHECK(same.outcome->decision == Decision::kAllowed);
+  REQUIRE(same.outcome->omitted.size() == 1);
+  CHECK(same.outcome->omitted[0].ratcheted);
+  const auto grown = review_admission(p, review("UPDATE", pod_with_containers(n + 1), pod_with_containers(n)));
+  CHECK(grown.outcome->decision == Decision::kDenied);
+  const auto fewer = review_admission(p, review("UPDATE", pod_with_containers(n - 1), pod_with_containers(n)));
+  CHECK(fewer.outcome->decision == Decision::kAllowed);
+  // Unpinned before, none listed then, all of them new: the count grew from 0.
+  const auto newly = review_admission(p, review("UPDATE", pod_with_containers(n), pod_with_containers(n, "nginx:1.25")));
+  CHECK(newly.outcome->decision == Decision::kDenied);
+}
+
+TEST_CASE("a review of thousands of violating containers answers within the API server's limits") {
+  const Policy p = Policy::defaults();
+  Json object = pod_with_containers(3000);
+  for (Json& c : object["spec"]["containers"]) c["securityContext"] = {{"runAsUser", 0}, {"privileged", true}};
+  const auto r = review_admission(p, review("CREATE", object));
+  REQUIRE(r.outcome);
+  CHECK(r.outcome->decision == Decision::kDenied);
+  const Json& response = r.outcome->response["response"];
+  CHECK(response["status"]["message"].get<std::string>().size() <= 16 * 1024);
+  std::size_t total = 0;
+  for (const Json& w : response["warnings"]) total += w.get<std::string>().size();
+  CHECK(total <= kMaxWarningsTotal);
+  std::size_t listed = 0;
+  for (const Violation& v : r.outcome->violations) listed += v.rule == "no-privileged" ? 1 : 0;
+  CHECK(listed == kMaxFindingsPerRule);
+}
+
+}  // namespace podguard

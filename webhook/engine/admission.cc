@@ -1,5 +1,6 @@
 #include "engine/admission.h"
 
+#include <map>
 #include <set>
 
 #include "engine/json_access.h"
@@ -56,11 +57,159 @@ std::string ratchet_key(const Violation& v) {
   return key;
 }
 
-std::string describe_violation(const Violation& v) {
-  std::string out = "[" + v.rule + "] ";
-  if (v.container) out += "container \"" + *v.container + "\" ";
-  out += v.path.str() + ": " + v.message;
-  return out;
+// What an UPDATE's old object already broke. Ratcheting: a violation the old
+// object already had does not deny, so that fixing one problem never
+// requires fixing all of them.
+struct RatchetBase {
+  std::set<std::string> keys;                              // ratchet_key of every kept violation
+  std::map<std::string, std::size_t, std::less<>> totals;  // violations per rule, kept or omitted
+  std::set<std::string, std::less<>> capped;               // rules with omitted violations
+};
+
+RatchetBase ratchet_base(const ObjectVerdict& old) {
+  RatchetBase base;
+  for (const Violation& v : old.violations) {
+    base.keys.insert(ratchet_key(v));
+    ++base.totals[v.rule];
+  }
+  for (const OmittedFindings& m : old.omitted) {
+    base.totals[m.rule] += m.violations;
+    if (m.violations > 0) base.capped.insert(m.rule);
+  }
+  return base;
+}
+
+// Ratchets the new object's violations against `before`. Where either side
+// has more findings of a rule than the webhook keeps, the rule is judged by
+// count (no more violations than before: all ratcheted), since the omitted
+// findings have no keys to compare.
+class Ratchet {
+ public:
+  Ratchet(const ObjectVerdict& now, const RatchetBase* before) : before_(before) {
+    if (before_ == nullptr) return;
+    for (const Violation& v : now.violations) ++totals_[v.rule];
+    for (const OmittedFindings& m : now.omitted) {
+      totals_[m.rule] += m.violations;
+      if (m.violations > 0) capped_.insert(m.rule);
+    }
+  }
+  bool covers(const Violation& v) const {
+    if (before_ == nullptr) return false;
+    if (by_count(v.rule)) return count_not_grown(v.rule);
+    return before_->keys.count(ratchet_key(v)) != 0;
+  }
+  bool covers_omitted(const OmittedFindings& m) const { return before_ != nullptr && count_not_grown(m.rule); }
+
+ private:
+  bool by_count(std::string_view rule) const { return capped_.count(rule) != 0 || before_->capped.count(rule) != 0; }
+  bool count_not_grown(std::string_view rule) const {
+    const auto now = totals_.find(rule);
+    const auto then = before_->totals.find(rule);
+    return then != before_->totals.end() && now != totals_.end() && now->second <= then->second;
+  }
+
+  const RatchetBase* before_;
+  std::map<std::string, std::size_t, std::less<>> totals_;
+  std::set<std::string, std::less<>> capped_;
+};
+
+// The line that stands for a rule's findings beyond the ones listed.
+std::string omitted_text(const OmittedFindings& m) {
+  return "[" + m.rule + "] and " + std::to_string(m.violations) + " more " +
+         (m.violations == 1 ? "finding" : "findings") + " of this rule (the webhook lists " +
+         std::to_string(kMaxFindingsPerRule) + " per rule; podguard check on the manifest lists all)";
+}
+
+// The parts of a response that follow from a verdict: the deny message,
+// warnings and audit annotations, in rule order, with each rule's omitted
+// findings summed up after its listed ones.
+struct Answer {
+  std::vector<std::string> denies;
+  std::set<std::string, std::less<>> deny_rules;
+  std::size_t deny_findings = 0;
+  std::vector<std::string> warnings;
+  Json audit = Json::object();
+
+  void add(Action action, bool ratcheted, std::string_view rule, std::string text, std::string audit_entry,
+           std::size_t findings) {
+    switch (action) {
+      case Action::kDeny:
+        if (ratcheted) {
+          warnings.push_back("(already present, not denied on update) " + text);
+        } else {
+          denies.push_back(std::move(text));
+          deny_rules.emplace(rule);
+          deny_findings += findings;
+        }
+        break;
+      case Action::kWarn:
+        warnings.push_back(std::move(text));
+        break;
+      case Action::kAudit: {
+        std::string value = audit.contains(rule) ? audit[rule].get<std::string>() + "; " + audit_entry : audit_entry;
+        audit[rule] = cut(std::move(value), kMaxAuditValue);
+        break;
+      }
+      case Action::kOff:
+        break;
+    }
+  }
+};
+
+void answer(ObjectVerdict& verdict, const RatchetBase* before, AdmissionOutcome& o) {
+  const Ratchet ratchet(verdict, before);
+  Answer a;
+  o.ratcheted.assign(verdict.violations.size(), false);
+  const auto omitted_of = [&](std::string_view rule) -> const OmittedFindings* {
+    for (const OmittedFindings& m : verdict.omitted) {
+      if (m.rule == rule && m.violations > 0) return &m;
+    }
+    return nullptr;
+  };
+  for (std::size_t i = 0; i < verdict.violations.size(); ++i) {
+    const Violation& v = verdict.violations[i];
+    o.ratcheted[i] = v.action == Action::kDeny && ratchet.covers(v);
+    std::string entry = (v.container ? "container \"" + *v.container + "\" " : "") + v.path.str() + ": " + v.message;
+    a.add(v.action, o.ratcheted[i], v.rule, "[" + v.rule + "] " + entry, entry, 1);
+    const bool last_of_rule = i + 1 == verdict.violations.size() || verdict.violations[i + 1].rule != v.rule;
+    if (!last_of_rule) continue;
+    if (const OmittedFindings* m = omitted_of(v.rule)) {
+      const bool ratcheted = m->action == Action::kDeny && ratchet.covers_omitted(*m);
+      o.omitted.push_back({*m, ratcheted});
+      const std::string text = omitted_text(*m);
+      a.add(m->action, ratcheted, m->rule, text, text.substr(m->rule.size() + 3), m->violations);
+    }
+  }
+  for (const std::string& note : verdict.notes) a.warnings.push_back(note);
+  if (!verdict.exempted.empty()) {
+    std::set<std::pair<std::string, std::string>> seen;
+    std::string value;
+    for (const AppliedExemption& e : verdict.exempted) {
+      if (!seen.emplace(e.rule, e.reason).second) continue;
+      value += (value.empty() ? "" : "; ") + e.rule + " (" + e.source + "): " + e.reason;
+    }
+    a.audit["exempted"] = cut(std::move(value), kMaxAuditValue);
+  }
+
+  Json& response = o.response["response"];
+  if (!a.denies.empty()) {
+    const std::size_t rules = a.deny_rules.size();
+    std::string message = verdict.display_name() + " breaks " + std::to_string(rules) +
+                          (rules == 1 ? " rule" : " rules") + " of the container contract";
+    if (a.deny_findings > rules) message += " (" + std::to_string(a.deny_findings) + " findings)";
+    message += ':';
+    for (const std::string& d : a.denies) message += "\n- " + d;
+    response["allowed"] = false;
+    response["status"] = {
+        {"status", "Failure"}, {"reason", "Forbidden"}, {"code", 403}, {"message", cut(message, kMaxDenyMessage)}};
+    o.decision = Decision::kDenied;
+  } else {
+    o.decision = Decision::kAllowed;
+  }
+  if (!a.warnings.empty()) response["warnings"] = fit_warnings(a.warnings);
+  if (!a.audit.empty()) response["auditAnnotations"] = std::move(a.audit);
+  o.violations = std::move(verdict.violations);
+  o.exempted = std::move(verdict.exempted);
 }
 
 AdmissionResult fail(std::string message) {
@@ -138,6 +287,7 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
   EvalOptions options;
   options.default_namespace = o.ns;
   options.today = today;
+  options.max_findings_per_rule = kMaxFindingsPerRule;
   ObjectVerdict verdict = evaluate_object(policy, *object, options);
   if (o.name.empty()) o.name = verdict.name;
   if (o.ns.empty()) o.ns = verdict.ns;
@@ -145,71 +295,12 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
     result.outcome = std::move(o);
     return result;
   }
-
-  // Ratcheting: on UPDATE, a violation the old object already had does not
-  // deny, so that fixing one problem never requires fixing all of them.
-  std::set<std::string> before;
+  std::optional<RatchetBase> before;
   const Json* old_object = json::field(request, "oldObject");
   if (operation == "UPDATE" && old_object != nullptr && old_object->is_object()) {
-    for (const Violation& v : evaluate_object(policy, *old_object, options).violations) before.insert(ratchet_key(v));
+    before = ratchet_base(evaluate_object(policy, *old_object, options));
   }
-
-  std::vector<std::string> denies;
-  std::vector<std::string> warnings;
-  Json audit = Json::object();
-  o.ratcheted.assign(verdict.violations.size(), false);
-  for (std::size_t i = 0; i < verdict.violations.size(); ++i) {
-    const Violation& v = verdict.violations[i];
-    const std::string text = describe_violation(v);
-    switch (v.action) {
-      case Action::kDeny:
-        if (before.count(ratchet_key(v)) != 0) {
-          o.ratcheted[i] = true;
-          warnings.push_back("(already present, not denied on update) " + text);
-        } else {
-          denies.push_back(text);
-        }
-        break;
-      case Action::kWarn:
-        warnings.push_back(text);
-        break;
-      case Action::kAudit: {
-        std::string entry = (v.container ? "container \"" + *v.container + "\" " : "") + v.path.str() + ": " + v.message;
-        const std::string_view rule = v.rule;
-        std::string value = audit.contains(rule) ? audit[rule].get<std::string>() + "; " + entry : entry;
-        audit[rule] = cut(std::move(value), kMaxAuditValue);
-        break;
-      }
-      case Action::kOff:
-        break;
-    }
-  }
-  for (const std::string& note : verdict.notes) warnings.push_back(note);
-  if (!verdict.exempted.empty()) {
-    std::set<std::pair<std::string, std::string>> seen;
-    std::string value;
-    for (const AppliedExemption& e : verdict.exempted) {
-      if (!seen.emplace(e.rule, e.reason).second) continue;
-      value += (value.empty() ? "" : "; ") + e.rule + " (" + e.source + "): " + e.reason;
-    }
-    audit["exempted"] = cut(std::move(value), kMaxAuditValue);
-  }
-
-  Json& response = o.response["response"];
-  if (!denies.empty()) {
-    std::string message = verdict.display_name() + " breaks " + std::to_string(denies.size()) +
-                          (denies.size() == 1 ? " rule" : " rules") + " of the container contract:";
-    for (const std::string& d : denies) message += "\n- " + d;
-    response["allowed"] = false;
-    response["status"] = {{"status", "Failure"}, {"reason", "Forbidden"}, {"code", 403}, {"message", cut(message, kMaxDenyMessage)}};
-    o.decision = Decision::kDenied;
-  } else {
-    o.decision = Decision::kAllowed;
-  }
-  if (!warnings.empty()) response["warnings"] = fit_warnings(warnings);
-  if (!audit.empty()) response["auditAnnotations"] = std::move(audit);
-  o.violations = std::move(verdict.violations);
-  o.exempted = std::move(verdict.exempted);
+  answer(verdict, before ? &*before : nullptr, o);
   result.outcome = std::move(o);
   return result;
 }

@@ -15,6 +15,10 @@
 
 namespace podguard {
 
+// Findings of one rule the webhook lists per object; the rest are summed
+// up in one line ("and N more findings of this rule").
+inline constexpr std::size_t kMaxFindingsPerRule = 10;
+
 // The API server's limits on response.warnings.
 inline constexpr std::size_t kMaxWarningLength = 256;
 inline constexpr std::size_t kMaxWarningsTotal = 4096;
@@ -41,6 +45,11 @@ struct AdmissionOutcome {
   Decision decision = Decision::kUntouched;
   std::vector<Violation> violations;  // the object's violations after exemptions
   std::vector<bool> ratcheted;        // parallel: also present in oldObject, so not denying
+  struct Omitted {
+    OmittedFindings findings;  // beyond kMaxFindingsPerRule, counted only
+    bool ratcheted = false;    // no more of them than in oldObject
+  };
+  std::vector<Omitted> omitted;
   std::vector<AppliedExemption> exempted;
 };
 

@@ -14,6 +14,13 @@ Action ObjectVerdict::worst() const {
   return a;
 }
 
+std::size_t ObjectVerdict::violation_count(std::string_view rule) const {
+  std::size_t n = 0;
+  for (const Violation& v : violations) n += v.rule == rule ? 1 : 0;
+  for (const OmittedFindings& o : omitted) n += o.rule == rule ? o.violations : 0;
+  return n;
+}
+
 std::string ObjectVerdict::display_name() const {
   std::string out = kind.empty() ? "(no kind)" : kind;
   out += ' ';
@@ -99,6 +106,53 @@ void note_exemption(ObjectVerdict& v, const std::string& rule, Action action, co
   v.exempted.push_back(std::move(e));
 }
 
+// Keeps at most EvalOptions::max_findings_per_rule violations and as many
+// exempted findings of each rule, and counts the others, before their paths
+// and messages are built.
+class CappedFindings final : public FindingGate {
+ public:
+  CappedFindings(const Policy& policy, const ObjectVerdict& verdict, const EvalOptions& options)
+      : policy_(policy), verdict_(verdict), options_(options) {}
+
+  void start_rule(std::size_t rule, bool annotation_exempt) {
+    rule_ = rule;
+    annotation_exempt_ = annotation_exempt;
+    kept_violations_ = kept_exempted_ = 0;
+    omitted_violations = omitted_exempted = 0;
+  }
+
+  // The config exemption that covers a finding of the current rule, if any.
+  const Exemption* covering(const ContainerView* container) const {
+    for (const Exemption& e : policy_.exemptions) {
+      if (exemption_covers(e, rule_, verdict_.ns, verdict_.name, container, options_.today)) return &e;
+    }
+    return nullptr;
+  }
+
+  bool keep(const ContainerView* container) override {
+    const bool exempt = annotation_exempt_ || covering(container) != nullptr;
+    std::size_t& kept = exempt ? kept_exempted_ : kept_violations_;
+    if (kept < options_.max_findings_per_rule) {
+      ++kept;
+      return true;
+    }
+    ++(exempt ? omitted_exempted : omitted_violations);
+    return false;
+  }
+
+  std::size_t omitted_violations = 0;
+  std::size_t omitted_exempted = 0;
+
+ private:
+  const Policy& policy_;
+  const ObjectVerdict& verdict_;
+  const EvalOptions& options_;
+  std::size_t rule_ = 0;
+  bool annotation_exempt_ = false;
+  std::size_t kept_violations_ = 0;
+  std::size_t kept_exempted_ = 0;
+};
+
 }  // namespace
 
 ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const EvalOptions& options, FieldPath root) {
@@ -125,27 +179,23 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
   const auto by_annotation = annotation_exemption(policy, object, *pod, v.notes);
 
   const RuleRegistry& registry = RuleRegistry::builtin();
-  Findings findings;
+  CappedFindings gate(policy, v, options);
+  Findings findings(options.max_findings_per_rule > 0 ? &gate : nullptr);
   for (std::size_t i = 0; i < registry.size(); ++i) {
     const RuleSetting& setting = (*settings)[i];
     if (setting.action == Action::kOff) continue;
     const Rule& rule = registry.at(i);
+    const bool annotation_exempt = by_annotation && std::find(by_annotation->rules.begin(), by_annotation->rules.end(),
+                                                              i) != by_annotation->rules.end();
     findings.clear();
+    gate.start_rule(i, annotation_exempt);
     rule.check(*pod, setting.params, findings);
     for (const Findings::Entry& f : findings.entries()) {
-      if (by_annotation &&
-          std::find(by_annotation->rules.begin(), by_annotation->rules.end(), i) != by_annotation->rules.end()) {
+      if (annotation_exempt) {
         note_exemption(v, rule.doc.id, setting.action, by_annotation->reason, "annotation", f);
         continue;
       }
-      const Exemption* covering = nullptr;
-      for (const Exemption& e : policy.exemptions) {
-        if (exemption_covers(e, i, v.ns, v.name, f.container, options.today)) {
-          covering = &e;
-          break;
-        }
-      }
-      if (covering != nullptr) {
+      if (const Exemption* covering = gate.covering(f.container)) {
         note_exemption(v, rule.doc.id, setting.action, covering->reason, "config", f);
         continue;
       }
@@ -156,6 +206,9 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
       out.path = f.path;
       out.message = f.message;
       v.violations.push_back(std::move(out));
+    }
+    if (gate.omitted_violations > 0 || gate.omitted_exempted > 0) {
+      v.omitted.push_back({rule.doc.id, setting.action, gate.omitted_violations, gate.omitted_exempted});
     }
   }
   return v;

@@ -36,6 +36,16 @@ struct AppliedExemption {
   FieldPath path;
 };
 
+// Findings of one rule in one object beyond EvalOptions::max_findings_per_rule:
+// counted, not kept, so that an object with thousands of violating
+// containers costs no more to report than one with a handful.
+struct OmittedFindings {
+  std::string rule;
+  Action action = Action::kDeny;
+  std::size_t violations = 0;  // violations not kept in ObjectVerdict::violations
+  std::size_t exempted = 0;    // exempted findings not kept in ObjectVerdict::exempted
+};
+
 struct ObjectVerdict {
   std::string api_version;
   std::string kind;
@@ -46,6 +56,10 @@ struct ObjectVerdict {
   std::vector<Violation> violations;
   std::vector<AppliedExemption> exempted;
   std::vector<std::string> notes;  // e.g. an exemption annotation that was ignored, and why
+  std::vector<OmittedFindings> omitted;  // per rule, in registry order; empty unless capped
+
+  // Violations of `rule`, kept or omitted.
+  std::size_t violation_count(std::string_view rule) const;
 
   // The strictest action among the violations (kOff when there are none).
   Action worst() const;
@@ -58,6 +72,11 @@ struct EvalOptions {
   std::string default_namespace = "default";
   // For exemption expiry.
   Day today = today_utc();
+  // At most this many violations, and as many exempted findings, are kept
+  // per rule in an object; the rest are counted in ObjectVerdict::omitted.
+  // 0 keeps every finding (podguard check); the webhook caps them so that a
+  // review's cost follows its size, not its number of findings.
+  std::size_t max_findings_per_rule = 0;
 };
 
 // Evaluates one object (skipped when it has no pod spec).

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "engine/document.h"
@@ -50,24 +51,50 @@ struct RuleDoc {
   std::vector<ParamSpec> params;
 };
 
-// Collects the violations one rule finds in one pod spec.
+// Decides, before a finding's path and message are built, whether they are
+// wanted: evaluate_object keeps a bounded number per rule and only counts
+// the rest (see EvalOptions::max_findings_per_rule).
+class FindingGate {
+ public:
+  virtual ~FindingGate() = default;
+  // `container` is nullptr for a pod-level finding.
+  virtual bool keep(const ContainerView* container) = 0;
+};
+
+// Collects the violations one rule finds in one pod spec. Rules that may
+// find something in every container pass the path and the message as
+// functions, which are called only for findings the gate keeps.
 class Findings {
  public:
   struct Entry {
-    const ContainerView* container;  // nullptr for pod-level findings
+    const ContainerView* container = nullptr;  // nullptr for pod-level findings
     FieldPath path;                  // from the object root
     std::string message;
   };
 
+  explicit Findings(FindingGate* gate = nullptr) : gate_(gate) {}
+
   void add(const ContainerView* container, FieldPath path, std::string message) {
+    if (gate_ != nullptr && !gate_->keep(container)) return;
     entries_.push_back(Entry{container, std::move(path), std::move(message)});
   }
   void add(FieldPath path, std::string message) { add(nullptr, std::move(path), std::move(message)); }
+  template <typename PathFn, typename MessageFn,
+            typename = std::enable_if_t<std::is_invocable_r_v<FieldPath, PathFn> &&
+                                        std::is_invocable_r_v<std::string, MessageFn>>>
+  void add(const ContainerView* container, PathFn&& path, MessageFn&& message) {
+    if (gate_ != nullptr && !gate_->keep(container)) return;
+    Entry& entry = entries_.emplace_back();  // (a pushed temporary trips GCC 12's -Wstringop-overread)
+    entry.container = container;
+    entry.path = path();
+    entry.message = message();
+  }
 
   const std::vector<Entry>& entries() const { return entries_; }
   void clear() { entries_.clear(); }
 
  private:
+  FindingGate* gate_;
   std::vector<Entry> entries_;
 };
 

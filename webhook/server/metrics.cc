@@ -91,10 +91,10 @@ void Metrics::observe_request(const std::string& kind, const std::string& operat
   h.sum += seconds;
 }
 
-void Metrics::count_violation(const std::string& rule, const std::string& action, bool ratcheted) {
+void Metrics::count_violation(const std::string& rule, const std::string& action, bool ratcheted, std::uint64_t n) {
   Shard& s = shard();
   std::lock_guard<std::mutex> lock(s.mutex);
-  ++series(s.violations, {{"rule", rule}, {"action", action}, {"ratcheted", ratcheted ? "true" : "false"}});
+  series(s.violations, {{"rule", rule}, {"action", action}, {"ratcheted", ratcheted ? "true" : "false"}}) += n;
 }
 
 void Metrics::count_exemption(const std::string& rule, const std::string& source) {

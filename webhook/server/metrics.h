@@ -18,7 +18,7 @@ class Metrics {
   // (allowed, denied, untouched, error) and how long podguard took.
   void observe_request(const std::string& kind, const std::string& operation, const std::string& decision,
                        double seconds);
-  void count_violation(const std::string& rule, const std::string& action, bool ratcheted);
+  void count_violation(const std::string& rule, const std::string& action, bool ratcheted, std::uint64_t n = 1);
   void count_exemption(const std::string& rule, const std::string& source);
   void count_config_reload(bool ok);
   void count_certificate_reload(bool ok);

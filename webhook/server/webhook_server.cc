@@ -381,12 +381,21 @@ void Webhook::account(const AdmissionOutcome& o, double seconds) {
   for (std::size_t i = 0; i < o.violations.size(); ++i) {
     const Violation& v = o.violations[i];
     const std::string action(to_string(v.action));
-    metrics_.count_violation(v.rule, action, o.ratcheted[i]);
+    metrics_.count_violation(v.rule, action, o.ratcheted[i], 1);
     violations.push_back({{"rule", v.rule},
                           {"action", action},
                           {"container", v.container ? Json(*v.container) : Json(nullptr)},
                           {"path", v.path.str()},
                           {"ratcheted", static_cast<bool>(o.ratcheted[i])}});
+  }
+  Json omitted = Json::array();
+  for (const AdmissionOutcome::Omitted& m : o.omitted) {
+    const std::string action(to_string(m.findings.action));
+    metrics_.count_violation(m.findings.rule, action, m.ratcheted, m.findings.violations);
+    omitted.push_back({{"rule", m.findings.rule},
+                       {"action", action},
+                       {"count", m.findings.violations},
+                       {"ratcheted", m.ratcheted}});
   }
   Json exempted = Json::array();
   for (const AppliedExemption& e : o.exempted) {
@@ -407,6 +416,7 @@ void Webhook::account(const AdmissionOutcome& o, double seconds) {
                    {"duration_ms", seconds * 1000}};
     if (!o.sub_resource.empty()) fields["sub_resource"] = o.sub_resource;
     if (!violations.empty()) fields["violations"] = std::move(violations);
+    if (!omitted.empty()) fields["violations_not_listed"] = std::move(omitted);
     if (!exempted.empty()) fields["exempted"] = std::move(exempted);
     log_.write(LogLevel::kInfo, "admission", std::move(fields));
   }

@@ -32,18 +32,25 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
       drops_all = drops_all || normalized(json::as_string(&d)) == "ALL";
     }
     if (!drops_all) {
-      out.add(&c, caps_path().key("drop"),
-              "capabilities.drop does not include ALL (the runtime's defaults, such as NET_RAW, stay); set "
-              "securityContext.capabilities.drop: [ALL]");
+      out.add(
+          &c, [&] { return caps_path().key("drop"); },
+          [&] {
+            return std::string(
+                "capabilities.drop does not include ALL (the runtime's defaults, such as NET_RAW, stay); set "
+                "securityContext.capabilities.drop: [ALL]");
+          });
     }
     const auto& added = json::items(json::field(caps, "add"));
     for (std::size_t i = 0; i < added.size(); ++i) {
       const std::string cap = normalized(json::as_string(&added[i]));
       if (cap == "NET_BIND_SERVICE") continue;
-      out.add(&c, caps_path().key("add").index(i),
-              "capabilities.add includes " + (cap.empty() ? std::string("a non-string entry") : cap) +
-                  "; remove it (only NET_BIND_SERVICE may be added back, and a port of 1024 or above needs "
-                  "none)");
+      out.add(
+          &c, [&] { return caps_path().key("add").index(i); },
+          [&] {
+            return "capabilities.add includes " + (cap.empty() ? std::string("a non-string entry") : cap) +
+                   "; remove it (only NET_BIND_SERVICE may be added back, and a port of 1024 or above needs "
+                   "none)";
+          });
     }
   }
 }

@@ -64,15 +64,20 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     auto path = [&] { return pod.container_path(c).key("image"); };
     const std::string_view image = json::as_string(json::field(c.spec, "image"));
     if (image.empty()) {
-      out.add(&c, path(),
-              "no image is set; set image to a pinned reference such as registry.example.com/app:1.4.2 or "
-              "app@sha256:<digest>");
+      out.add(
+          &c, [&] { return path(); },
+          [&] {
+            return std::string(
+                "no image is set; set image to a pinned reference such as registry.example.com/app:1.4.2 or "
+                "app@sha256:<digest>");
+          });
       continue;
     }
     const ImageParse parsed = parse_image_reference(image);
     auto quoted = [&] { return "image \"" + std::string(image) + "\""; };
     if (!parsed.ref) {
-      out.add(&c, path(), quoted() + " is not a valid image reference: " + parsed.error);
+      out.add(
+          &c, [&] { return path(); }, [&] { return quoted() + " is not a valid image reference: " + parsed.error; });
       continue;
     }
     const ImageReference& ref = *parsed.ref;
@@ -82,24 +87,34 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
       return "pin it to a release tag or a digest, e.g. " + base + ":<version> or " + base + "@sha256:<digest>";
     };
     if (!allowed_registries.empty() && !registry_allowed(allowed_registries, ref)) {
-      out.add(&c, path(),
-              quoted() + " comes from " + ref.registry + ", which is not in allowedRegistries (" +
-                  join(allowed_registries) + "); use an image from an allowed registry");
+      out.add(
+          &c, [&] { return path(); },
+          [&] {
+            return quoted() + " comes from " + ref.registry + ", which is not in allowedRegistries (" +
+                   join(allowed_registries) + "); use an image from an allowed registry";
+          });
       continue;
     }
     if (ref.digest.empty()) {
       if (ref.tag.empty()) {
-        out.add(&c, path(), quoted() + " has no tag, so it means the mutable :latest; " + fix());
+        out.add(
+            &c, [&] { return path(); },
+            [&] { return quoted() + " has no tag, so it means the mutable :latest; " + fix(); });
         continue;
       }
       if (tag_disallowed(disallowed, ref.tag)) {
-        out.add(&c, path(), quoted() + " uses the mutable tag \"" + ref.tag + "\"; " + fix());
+        out.add(
+            &c, [&] { return path(); },
+            [&] { return quoted() + " uses the mutable tag \"" + ref.tag + "\"; " + fix(); });
         continue;
       }
       if (require_digest) {
-        out.add(&c, path(),
-                quoted() + " is not pinned by digest and requireDigest is on; append @sha256:<digest> (e.g. " +
-                    std::string(image) + "@sha256:<digest>)");
+        out.add(
+            &c, [&] { return path(); },
+            [&] {
+              return quoted() + " is not pinned by digest and requireDigest is on; append @sha256:<digest> (e.g. " +
+                     std::string(image) + "@sha256:<digest>)";
+            });
       }
     }
   }

@@ -16,9 +16,13 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     const Json* ape = json::field(c.spec, {"securityContext", "allowPrivilegeEscalation"});
     const std::optional<bool> value = json::as_bool(ape);
     if (value == false) continue;
-    out.add(&c, pod.container_path(c).key("securityContext").key("allowPrivilegeEscalation"),
-            std::string(value ? "allowPrivilegeEscalation is true" : "allowPrivilegeEscalation is not set (it defaults to true)") +
-                "; set securityContext.allowPrivilegeEscalation: false");
+    out.add(
+        &c, [&] { return pod.container_path(c).key("securityContext").key("allowPrivilegeEscalation"); },
+        [&] {
+          return std::string(value ? "allowPrivilegeEscalation is true"
+                                   : "allowPrivilegeEscalation is not set (it defaults to true)") +
+                 "; set securityContext.allowPrivilegeEscalation: false";
+        });
   }
 }
 

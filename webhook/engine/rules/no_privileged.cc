@@ -13,16 +13,26 @@ namespace {
 void check(const PodView& pod, const RuleParams&, Findings& out) {
   for (const ContainerView& c : pod.containers()) {
     if (json::is_true(json::field(c.spec, {"securityContext", "privileged"}))) {
-      out.add(&c, pod.container_path(c).key("securityContext").key("privileged"),
-              "privileged: true gives the container every capability and access to the node's devices; remove "
-              "it and add only the capabilities the process needs");
+      out.add(
+          &c, [&] { return pod.container_path(c).key("securityContext").key("privileged"); },
+          [&] {
+            return std::string(
+                "privileged: true gives the container every capability and access to the node's devices; remove "
+                "it and add only the capabilities the process needs");
+          });
     }
     const Effective host_process = pod.effective(c, {"windowsOptions", "hostProcess"});
     if (json::is_true(host_process.value)) {
-      out.add(&c, pod.effective_path(c, host_process.origin, {"windowsOptions", "hostProcess"}),
-              std::string("windowsOptions.hostProcess: true") +
-                  (host_process.origin == Origin::kPod ? " in the pod securityContext" : "") +
-                  " runs the container as a process on the Windows node; remove it");
+      out.add(
+          &c,
+          [&] {
+            return pod.effective_path(c, host_process.origin, {"windowsOptions", "hostProcess"});
+          },
+          [&] {
+            return std::string("windowsOptions.hostProcess: true") +
+                   (host_process.origin == Origin::kPod ? " in the pod securityContext" : "") +
+                   " runs the container as a process on the Windows node; remove it";
+          });
     }
   }
 }

@@ -41,10 +41,13 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
       } else {
         continue;
       }
-      out.add(&c, pod.container_path(c).key("env").index(i).key("value"),
-              "env var \"" + std::string(name) + "\" has a literal value and " + why +
-                  "; store it in a Secret and use valueFrom.secretKeyRef instead of value (and rotate it if it "
-                  "was ever committed)");
+      out.add(
+          &c, [&] { return pod.container_path(c).key("env").index(i).key("value"); },
+          [&] {
+            return "env var \"" + std::string(name) + "\" has a literal value and " + why +
+                   "; store it in a Secret and use valueFrom.secretKeyRef instead of value (and rotate it if it "
+                   "was ever committed)";
+          });
     }
   }
 }

@@ -59,10 +59,13 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     for (std::size_t i = 0; i < ports.size(); ++i) {
       const std::optional<std::int64_t> port = json::as_int(json::field(&ports[i], "containerPort"));
       if (!port || *port <= 0 || *port >= first_free) continue;
-      out.add(&c, pod.container_path(c).key("ports").index(i).key("containerPort"),
-              "containerPort " + std::to_string(*port) +
-                  " is below 1024, which a non-root process cannot bind; listen on a port of 1024 or above "
-                  "(e.g. 8000) and map the Service port to it");
+      out.add(
+          &c, [&] { return pod.container_path(c).key("ports").index(i).key("containerPort"); },
+          [&] {
+            return "containerPort " + std::to_string(*port) +
+                   " is below 1024, which a non-root process cannot bind; listen on a port of 1024 or above "
+                   "(e.g. 8000) and map the Service port to it";
+          });
     }
   }
 }

@@ -39,9 +39,13 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
       }
     }
     for (const auto& name : no_handler) {
-      out.add(&c, pod.container_path(c).key(name),
-              name + " has no handler, so it never runs; give it an httpGet (e.g. path /api/v1/health), "
-                     "tcpSocket, grpc or exec handler");
+      out.add(
+          &c, [&] { return pod.container_path(c).key(name); },
+          [&] {
+            return name +
+                   " has no handler, so it never runs; give it an httpGet (e.g. path /api/v1/health), "
+                   "tcpSocket, grpc or exec handler";
+          });
     }
     if (missing.empty()) continue;
     std::string message = missing.size() == 2 ? "no livenessProbe and no readinessProbe"
@@ -49,7 +53,8 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     if (json::field(c.spec, "startupProbe") != nullptr) message += " (a startupProbe does not replace them)";
     message += "; add " + std::string(missing.size() == 2 ? "both" : missing.front()) +
                ", e.g. httpGet on the health endpoint (/api/v1/health)";
-    out.add(&c, pod.container_path(c).key(missing.front()), std::move(message));
+    out.add(
+        &c, [&] { return pod.container_path(c).key(missing.front()); }, [&] { return std::move(message); });
   }
 }
 

@@ -16,10 +16,13 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     const Json* ro = json::field(c.spec, {"securityContext", "readOnlyRootFilesystem"});
     if (json::is_true(ro)) continue;
     const bool explicit_false = json::as_bool(ro) == false;
-    out.add(&c, pod.container_path(c).key("securityContext").key("readOnlyRootFilesystem"),
-            std::string(explicit_false ? "readOnlyRootFilesystem is false" : "readOnlyRootFilesystem is not set") +
-                "; set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where it must write "
-                "(e.g. /tmp)");
+    out.add(
+        &c, [&] { return pod.container_path(c).key("securityContext").key("readOnlyRootFilesystem"); },
+        [&] {
+          return std::string(explicit_false ? "readOnlyRootFilesystem is false" : "readOnlyRootFilesystem is not set") +
+                 "; set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where it must write "
+                 "(e.g. /tmp)";
+        });
   }
 }
 

@@ -42,8 +42,12 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
       missing += (missing.empty() ? "" : ", ") + std::string(n.kind) + "." + std::string(n.name);
     }
     if (missing.empty()) continue;
-    out.add(&c, pod.container_path(c).key("resources"),
-            "resources lack " + missing + "; set e.g. requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 256Mi}");
+    out.add(
+        &c, [&] { return pod.container_path(c).key("resources"); },
+        [&] {
+          return "resources lack " + missing +
+                 "; set e.g. requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 256Mi}";
+        });
   }
 }
 

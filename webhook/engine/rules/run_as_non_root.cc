@@ -26,26 +26,38 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
       case RunAs::Verdict::kNonRoot:
         break;
       case RunAs::Verdict::kUserZero:
-        out.add(&c, pod.effective_path(c, r.user.origin, {"runAsUser"}),
-                "runAsUser is 0 (root)" + where(r.user.origin) + "; set runAsUser to a non-root UID such as " +
-                    example + " and runAsNonRoot: true");
+        out.add(
+            &c, [&] { return pod.effective_path(c, r.user.origin, {"runAsUser"}); },
+            [&] {
+              return "runAsUser is 0 (root)" + where(r.user.origin) + "; set runAsUser to a non-root UID such as " +
+                     example + " and runAsNonRoot: true";
+            });
         break;
       case RunAs::Verdict::kNonRootFalse:
-        out.add(&c, pod.effective_path(c, r.non_root.origin, {"runAsNonRoot"}),
-                "runAsNonRoot is false" + where(r.non_root.origin) +
-                    ", so the container may run as root; set runAsNonRoot: true and runAsUser: " + example);
+        out.add(
+            &c, [&] { return pod.effective_path(c, r.non_root.origin, {"runAsNonRoot"}); },
+            [&] {
+              return "runAsNonRoot is false" + where(r.non_root.origin) +
+                     ", so the container may run as root; set runAsNonRoot: true and runAsUser: " + example;
+            });
         break;
       case RunAs::Verdict::kUserBelowMin:
-        out.add(&c, pod.effective_path(c, r.user.origin, {"runAsUser"}),
-                "runAsUser is " + std::to_string(*r.uid) + where(r.user.origin) + ", below the minimum UID " +
-                    std::to_string(min_uid) + "; set runAsUser to " + example + " or another UID of at least " +
-                    std::to_string(min_uid));
+        out.add(
+            &c, [&] { return pod.effective_path(c, r.user.origin, {"runAsUser"}); },
+            [&] {
+              return "runAsUser is " + std::to_string(*r.uid) + where(r.user.origin) + ", below the minimum UID " +
+                     std::to_string(min_uid) + "; set runAsUser to " + example + " or another UID of at least " +
+                     std::to_string(min_uid);
+            });
         break;
       case RunAs::Verdict::kUnknown:
-        out.add(&c, pod.effective_path(c, Origin::kContainer, {}),
-                "neither runAsUser nor runAsNonRoot is set on the container or the pod (the image may run as "
-                "root); set securityContext.runAsNonRoot: true and runAsUser: " +
-                    example);
+        out.add(
+            &c, [&] { return pod.effective_path(c, Origin::kContainer, {}); },
+            [&] {
+              return "neither runAsUser nor runAsNonRoot is set on the container or the pod (the image may run as "
+                     "root); set securityContext.runAsNonRoot: true and runAsUser: " +
+                     example;
+            });
         break;
     }
   }

@@ -15,11 +15,14 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
   for (const ContainerView& c : pod.containers()) {
     const Effective group = pod.effective(c, {"runAsGroup"});
     if (json::as_int(group.value) == 0) {
-      out.add(&c, pod.effective_path(c, group.origin, {"runAsGroup"}),
-              std::string("runAsGroup is 0 (the root group)") +
-                  (group.origin == Origin::kPod ? " in the pod securityContext" : "") +
-                  ", which gives the process root's group access to files; set runAsGroup to a non-zero GID "
-                  "such as 1001");
+      out.add(
+          &c, [&] { return pod.effective_path(c, group.origin, {"runAsGroup"}); },
+          [&] {
+            return std::string("runAsGroup is 0 (the root group)") +
+                   (group.origin == Origin::kPod ? " in the pod securityContext" : "") +
+                   ", which gives the process root's group access to files; set runAsGroup to a non-zero GID "
+                   "such as 1001";
+          });
     }
   }
   const Json* fs_group = json::field(pod.pod_security_context(), "fsGroup");

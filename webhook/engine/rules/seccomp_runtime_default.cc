@@ -16,9 +16,12 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
     const std::string_view type = json::as_string(json::field(profile.value, "type"));
     if (type == "RuntimeDefault" || type == "Localhost") continue;
     if (profile.origin == Origin::kUnset) {
-      out.add(&c, pod.spec_path().key("securityContext").key("seccompProfile"),
-              "no seccomp profile is set on the container or the pod (it runs Unconfined); set "
-              "securityContext.seccompProfile.type: RuntimeDefault in the pod spec");
+      out.add(
+          &c, [&] { return pod.spec_path().key("securityContext").key("seccompProfile"); },
+          [&] {
+            return "no seccomp profile is set on the container or the pod (it runs Unconfined); set "
+                   "securityContext.seccompProfile.type: RuntimeDefault in the pod spec";
+          });
     } else {
       std::string message = "seccompProfile.type is ";
       if (type.empty()) {
@@ -28,7 +31,12 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
       }
       if (profile.origin == Origin::kPod) message += " in the pod securityContext";
       message += ", which filters no system calls; set seccompProfile.type: RuntimeDefault (or Localhost)";
-      out.add(&c, pod.effective_path(c, profile.origin, {"seccompProfile", "type"}), std::move(message));
+      out.add(
+          &c,
+          [&] {
+            return pod.effective_path(c, profile.origin, {"seccompProfile", "type"});
+          },
+          [&] { return std::move(message); });
     }
   }
 }

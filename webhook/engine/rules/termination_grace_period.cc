@@ -192,10 +192,13 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
       field = "command";
     }
     if (slept > 0 && slept >= static_cast<double>(grace)) {
-      out.add(&c, pod.container_path(c).key("lifecycle").key("preStop").key(action).key(field),
-              "the preStop hook sleeps " + seconds_text(slept) + ", the whole " + std::to_string(grace) +
-                  "s grace period, leaving no time to drain after SIGTERM; sleep a few seconds (endpoints update "
-                  "quickly) or raise terminationGracePeriodSeconds above the sleep");
+      out.add(
+          &c, [&] { return pod.container_path(c).key("lifecycle").key("preStop").key(action).key(field); },
+          [&] {
+            return "the preStop hook sleeps " + seconds_text(slept) + ", the whole " + std::to_string(grace) +
+                   "s grace period, leaving no time to drain after SIGTERM; sleep a few seconds (endpoints update "
+                   "quickly) or raise terminationGracePeriodSeconds above the sleep";
+          });
     }
   }
 }
