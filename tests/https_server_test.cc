@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -39,15 +40,19 @@ using Json = nlohmann::json;
 // JSON; paths starting with /slow wait for `release` first, /throw throws.
 class EchoServer {
  public:
-  explicit EchoServer(HttpsServerOptions options = {}) {
+  // `plain`: HTTP without TLS, as on the metrics port.
+  explicit EchoServer(HttpsServerOptions options = {}, bool plain = false) {
     char tmpl[] = "/tmp/podguard-https-XXXXXX";
     dir_ = mkdtemp(tmpl);
     ca_.write_ca(dir_ / "ca.crt");
     const CertFactory::Issued issued = ca_.server({"podguard.podguard.svc"});
-    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_use_certificate(ctx, issued.cert.get());
-    SSL_CTX_use_PrivateKey(ctx, issued.key.get());
+    SSL_CTX* ctx = nullptr;
+    if (!plain) {
+      ctx = SSL_CTX_new(TLS_server_method());
+      SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+      SSL_CTX_use_certificate(ctx, issued.cert.get());
+      SSL_CTX_use_PrivateKey(ctx, issued.key.get());
+    }
     if (options.workers == 0) options.workers = 2;
     server_ = std::make_unique<HttpsServer>(
         ctx, [this](const HttpRequest& req, HttpResponse& res) { handle(req, res); }, options,
@@ -58,7 +63,7 @@ class EchoServer {
             internal_error = detail;
           }
         });
-    SSL_CTX_free(ctx);
+    if (ctx != nullptr) SSL_CTX_free(ctx);
     std::string error;
     port_ = server_->bind("127.0.0.1", 0, error);
     REQUIRE_MESSAGE(port_ > 0, error);
@@ -360,6 +365,7 @@ TEST_CASE("https server: a handler's after_send work runs once the answer is out
 
 TEST_CASE("https server: stalled clients are cut off by the timeouts, without holding up others") {
   HttpsServerOptions options;
+  options.header_timeout = 0.5;  // a handshake must be done by then
   options.read_timeout = 0.4;
   options.keep_alive_timeout = 0.6;
   EchoServer server(options);
@@ -392,26 +398,138 @@ TEST_CASE("https server: stalled clients are cut off by the timeouts, without ho
   ::close(raw);
 }
 
-TEST_CASE("https server: connections beyond --max-connections are closed at once") {
+TEST_CASE("https server: at --max-connections a newcomer takes the place of the connection idle the longest") {
   HttpsServerOptions options;
   options.max_connections = 2;
+  options.workers = 1;
   EchoServer server(options);
-  auto a = server.connect();
-  auto b = server.connect();
-  // The third connection is accepted and closed: its handshake fails.
+  auto oldest = server.connect();
+  REQUIRE(oldest->request("GET", "/a"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto recent = server.connect();
+  REQUIRE(recent->request("GET", "/b"));
+  // The third gets in; the connection idle the longest makes room.
+  auto newcomer = server.connect();
+  REQUIRE(newcomer->request("GET", "/c"));
+  CHECK(oldest->closed_by_peer());
+  CHECK(still_serves(*recent));
+  CHECK(still_serves(*newcomer));
+  CHECK(server.server().stats().evicted == 1);
+  CHECK(server.server().stats().refused == 0);
+}
+
+TEST_CASE("https server: a connection whose request is being answered is never evicted; a newcomer is refused then") {
+  HttpsServerOptions options;
+  options.max_connections = 1;
+  options.workers = 1;
+  options.offload_body_bytes = 1;  // /slow runs off the loop, so the loop can accept meanwhile
+  EchoServer server(options);
+  auto busy = server.connect();
+  REQUIRE(busy->send(TlsConnection::request_text("POST", "/slow", "x")));
+  while (server.slow_started == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const int raw = server.connect_raw();
   timeval tv{3, 0};
   setsockopt(raw, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   char byte;
-  CHECK(::recv(raw, &byte, 1, 0) == 0);
+  CHECK(::recv(raw, &byte, 1, 0) == 0);  // closed at once
   ::close(raw);
   CHECK(server.refused >= 1);
-  // The first two still work, and a slot frees when one closes.
-  REQUIRE(a->request("GET", "/a"));
-  b.reset();
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server.release.set_value();
+  auto r = busy->read_response();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  server.release = std::promise<void>();  // the destructor releases again
+}
+
+TEST_CASE("https server: a request head trickled byte by byte is cut at the header timeout, however steady") {
+  HttpsServerOptions options;
+  options.header_timeout = 0.6;
+  options.read_timeout = 10;  // each byte comes well within the stall limit
+  EchoServer server(options);
   auto c = server.connect();
-  REQUIRE(c->request("GET", "/c"));
+  const std::string head = "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nX-Padding: ";
+  const auto start = std::chrono::steady_clock::now();
+  bool cut = false;
+  for (std::size_t i = 0; i < 200 && !cut; ++i) {
+    cut = !c->send(std::string(1, head[i % head.size()]));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(2)) break;
+  }
+  auto answer = c->read_response();
+  REQUIRE(answer);
+  CHECK(answer->status == 408);
+  CHECK(answer->body.find("header timeout") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(1900));
+  CHECK(server.server().stats().timeouts[static_cast<std::size_t>(podguard::server::TimeoutPhase::kHeader)] == 1);
+}
+
+TEST_CASE("https server: a body that arrives below the minimum rate is cut with a 408") {
+  HttpsServerOptions options;
+  options.header_timeout = 0.3;
+  options.min_body_rate = 1000;  // bytes per second, after the first 0.3 s
+  EchoServer server(options);
+  auto c = server.connect();
+  REQUIRE(c->send("POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 40; ++i) {  // 10 bytes every 50 ms: 200 bytes per second
+    if (!c->send(std::string(10, 'x'))) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto answer = c->read_response();
+  REQUIRE(answer);
+  CHECK(answer->status == 408);
+  CHECK(answer->body.find("minimum body rate") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+  CHECK(server.server().stats().timeouts[static_cast<std::size_t>(podguard::server::TimeoutPhase::kBody)] == 1);
+}
+
+TEST_CASE("https server: a large request is handled off the loop; small ones on its worker go on meanwhile") {
+  HttpsServerOptions options;
+  options.workers = 1;
+  options.offload_body_bytes = 64u << 10;
+  EchoServer server(options);
+  auto big = server.connect();
+  REQUIRE(big->send(TlsConnection::request_text("POST", "/slow", std::string(100u << 10, 'b'))));
+  while (server.slow_started == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // The one worker is free: other connections are answered while /slow waits.
+  for (int i = 0; i < 5; ++i) {
+    auto r = server.connect()->request("POST", "/small", "s");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+  server.release.set_value();
+  auto r = big->read_response();
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(echo(*r)["body"].get<std::string>().size() == (100u << 10));
+  CHECK(still_serves(*big));
+  CHECK(server.server().stats().offloaded == 1);
+  server.release = std::promise<void>();
+}
+
+TEST_CASE("https server: plain HTTP (the metrics port) is served by the same loop; tricklers do not hold it") {
+  HttpsServerOptions options;
+  options.workers = 1;
+  EchoServer server(options, /*plain=*/true);
+  std::vector<int> tricklers;
+  for (int i = 0; i < 64; ++i) {
+    tricklers.push_back(server.connect_raw());
+    REQUIRE(::send(tricklers.back(), "GET /h", 6, MSG_NOSIGNAL) == 6);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const int fd = server.connect_raw();
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+  std::string answer;
+  char buf[4096];
+  timeval tv{3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  CHECK(answer.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(answer.find("\"path\":\"/healthz\"") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(500));
+  for (int t : tricklers) ::close(t);
 }
 
 TEST_CASE("https server: many clients at once across the workers") {
@@ -446,7 +564,7 @@ TEST_CASE("https server: connections are dealt to the workers in turn") {
   for (const auto& [thread, requests] : server.requests_by_thread) CHECK(requests == 4);
 }
 
-TEST_CASE("https server: stop closes idle connections, lets the request in flight finish, then run returns") {
+TEST_CASE("https server: stop closes the listener, answers the request in flight, closes idle connections") {
   EchoServer server;
   auto idle = server.connect();
   REQUIRE(idle->request("GET", "/warm"));
@@ -454,6 +572,19 @@ TEST_CASE("https server: stop closes idle connections, lets the request in fligh
   REQUIRE(busy->send(TlsConnection::request_text("GET", "/slow", "")));
   while (server.slow_started == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   server.server().stop();
+  // The listener closes at once: a new connection is refused by the kernel.
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    refused = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno == ECONNREFUSED;
+    ::close(fd);
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(refused);
   CHECK_FALSE(server.stopped_within(std::chrono::milliseconds(200)));  // /slow still running
   server.release.set_value();
   auto r = busy->read_response();
@@ -461,11 +592,46 @@ TEST_CASE("https server: stop closes idle connections, lets the request in fligh
   CHECK(r->status == 200);
   CHECK(r->headers["connection"] == "close");
   CHECK(busy->closed_by_peer());
-  // (Checked after the release: the idle connection may belong to the
-  // worker that was busy running /slow.)
   CHECK(idle->closed_by_peer());
   CHECK(server.stopped_within(std::chrono::seconds(3)));
   server.release = std::promise<void>();  // the destructor releases again
+}
+
+TEST_CASE("https server: while stopping, pipelined requests are all answered, the last with Connection: close") {
+  EchoServer server;
+  auto c = server.connect();
+  REQUIRE(c->send(TlsConnection::request_text("GET", "/slow", "") + TlsConnection::request_text("GET", "/a", "") +
+                  TlsConnection::request_text("GET", "/b", "")));
+  while (server.slow_started == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  server.server().stop();
+  server.release.set_value();
+  for (const char* path : {"/slow", "/a", "/b"}) {
+    auto r = c->read_response();
+    REQUIRE_MESSAGE(r, path);
+    CHECK(r->status == 200);
+    CHECK(echo(*r)["path"] == path);
+    CHECK((r->headers["connection"] == "close") == (std::string(path) == "/b"));
+  }
+  CHECK(c->closed_by_peer());
+  CHECK(server.stopped_within(std::chrono::seconds(3)));
+  server.release = std::promise<void>();
+}
+
+TEST_CASE("https server: while stopping, a client that stalls mid-request is cut within about a second") {
+  HttpsServerOptions options;
+  options.read_timeout = 30;
+  options.header_timeout = 30;
+  EchoServer server(options);
+  auto c = server.connect();
+  REQUIRE(c->send("POST /validate HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto start = std::chrono::steady_clock::now();
+  server.server().stop();
+  auto r = c->read_response();
+  REQUIRE(r);
+  CHECK(r->status == 408);
+  CHECK(server.stopped_within(std::chrono::seconds(3)));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500));
 }
 
 TEST_CASE("https server: the default worker count follows the CPUs this process may use, 1 to 8") {

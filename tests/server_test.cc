@@ -6,7 +6,14 @@
 #include <httplib.h>
 #include <stdlib.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -188,6 +195,7 @@ class Webhook {
   CertFactory& ca() { return ca_; }
   const fs::path& dir() const { return dir_; }
   int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
 
  private:
   fs::path dir_;
@@ -616,9 +624,11 @@ TEST_CASE("serve: config changes are applied atomically; an invalid config is re
   }
 }
 
-TEST_CASE("serve: SIGTERM fails readiness at once, lets the request in flight finish, and exits 0") {
-  Webhook webhook;
+TEST_CASE("serve: SIGTERM fails readiness at once, serves through --drain-delay, closes the listener, exits 0") {
+  Webhook webhook({.extra = {"--drain-delay", "1.5"}});
   auto in_flight = webhook.connect();
+  auto keep_alive = webhook.connect();
+  REQUIRE(keep_alive->request("GET", "/healthz"));
   const std::string body = std::string(review("CREATE", compliant_pod()).dump());
   const std::string request = TlsConnection::request_text("POST", "/validate", body);
   const std::size_t half = request.size() / 2;
@@ -630,23 +640,148 @@ TEST_CASE("serve: SIGTERM fails readiness at once, lets the request in flight fi
   REQUIRE(ready);
   CHECK(ready->status == 503);
   CHECK(contains(ready->body, "shutting down"));
-  // No new connections: the listener closes right after readiness fails.
-  bool refused = false;
-  for (int i = 0; i < 100 && !refused; ++i) {
-    std::string error;
-    refused = !TlsConnection::open(webhook.port(), webhook.tls(), &error);
-    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  CHECK(refused);
+  // During the drain delay serving goes on, for new connections too.
+  CHECK(webhook.admit(review("CREATE", compliant_pod()))["response"]["allowed"] == true);
+  auto during = keep_alive->request("POST", "/validate", body);
+  REQUIRE(during);
+  CHECK(during->status == 200);
+  CHECK(webhook.process().count_events("listener_closed") == 0);
+  // Then the listener closes: new connections are refused.
+  REQUIRE(webhook.process().wait_for_event("listener_closed", 5000));
+  std::string error;
+  CHECK_FALSE(TlsConnection::open(webhook.port(), webhook.tls(), &error));
+  // The request in flight is answered, with Connection: close.
   REQUIRE(in_flight->send(request.substr(half)));
   auto response = in_flight->read_response();
   REQUIRE(response);
   CHECK(response->status == 200);
+  CHECK(response->headers["connection"] == "close");
   CHECK(Json::parse(response->body)["response"]["allowed"] == true);
+  CHECK(keep_alive->closed_by_peer());  // idle: closed after a moment
   const auto code = webhook.process().wait_exit(10000);
   REQUIRE(code);
   CHECK(*code == 0);
   CHECK(webhook.process().count_events("stopped") == 1);
+}
+
+TEST_CASE("serve: a client trickling its request does not hold the shutdown past its header timeout") {
+  Webhook webhook({.extra = {"--drain-delay", "0.2", "--header-timeout", "30", "--read-timeout", "30"}});
+  auto trickler = webhook.connect();
+  REQUIRE(trickler->send("POST /validate HTTP/1.1\r\nHost: x\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto start = std::chrono::steady_clock::now();
+  webhook.process().signal(SIGTERM);
+  std::thread keep_trickling([&trickler] {
+    for (int i = 0; i < 30 && trickler->send("X"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  });
+  const auto code = webhook.process().wait_exit(10000);
+  keep_trickling.join();
+  REQUIRE(code);
+  CHECK(*code == 0);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
+TEST_CASE("serve: --drain-delay must be shorter than --shutdown-timeout") {
+  const fs::path dir = temp_dir();
+  CertFactory ca;
+  CertFactory::install(ca.server({"podguard.podguard.svc"}), dir / "tls.crt", dir / "tls.key");
+  write(dir / "config.yaml", kContract);
+  const auto r = testing::run_process({PODGUARD_BINARY, "serve", "--config", (dir / "config.yaml").string(),
+                                       "--tls-cert", (dir / "tls.crt").string(), "--tls-key",
+                                       (dir / "tls.key").string(), "--addr", "127.0.0.1:0", "--metrics-addr",
+                                       "127.0.0.1:0", "--drain-delay", "30", "--shutdown-timeout", "25"});
+  CHECK(r.exit_code == 2);
+  CHECK(contains(r.err, "--drain-delay must be at least 0 and shorter than --shutdown-timeout"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("serve: connection, timeout and error metrics by listener and reason, and the process_* metrics") {
+  Webhook webhook({.extra = {"--header-timeout", "0.3"}});
+  webhook.post("not json");
+  auto c = webhook.connect();
+  REQUIRE(c->send("POST /validate HTTP/1.1\r\nHost: x\r\n"));  // never finished
+  auto timed_out = c->read_response();
+  REQUIRE(timed_out);
+  CHECK(timed_out->status == 408);
+  auto missing = webhook.plain_get("/nope");
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  const std::string m = webhook.metrics_with(
+      {"podguard_http_client_errors_total{listener=\"https\",status=\"400\",reason=\"malformed_review\"} 1",
+       "podguard_http_timeouts_total{listener=\"https\",phase=\"header\"} 1"});
+  CHECK(contains(m, "podguard_http_client_errors_total{listener=\"https\",status=\"400\",reason=\"malformed_review\"} 1"));
+  CHECK(contains(m, "podguard_http_client_errors_total{listener=\"https\",status=\"408\",reason=\"timeout\"} 1"));
+  CHECK(contains(m, "podguard_http_client_errors_total{listener=\"metrics\",status=\"404\",reason=\"not_found\"} 1"));
+  CHECK(contains(m, "podguard_http_timeouts_total{listener=\"https\",phase=\"header\"} 1"));
+  CHECK(contains(m, "# TYPE podguard_http_connections_open gauge"));
+  CHECK(contains(m, "podguard_http_connections_evicted_total{listener=\"https\"} 0"));
+  CHECK(contains(m, "podguard_http_connections_refused_total{listener=\"metrics\"} 0"));
+  for (const char* name : {"process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ",
+                           "process_max_fds ", "process_start_time_seconds ", "process_virtual_memory_bytes "}) {
+    const auto at = m.find(std::string("\n") + name);
+    REQUIRE_MESSAGE(at != std::string::npos, name);
+    const double value = std::stod(m.substr(at + 1 + std::strlen(name)));
+    CHECK_MESSAGE(value >= 0, name);
+    if (std::string(name) != "process_cpu_seconds_total ") CHECK_MESSAGE(value > 0, name);
+    if (std::string(name) == "process_start_time_seconds ") {
+      CHECK(std::abs(value - static_cast<double>(std::time(nullptr))) < 120);
+    }
+  }
+}
+
+TEST_CASE("serve: clients trickling bytes at the metrics port do not delay /healthz there") {
+  Webhook webhook;
+  std::vector<int> tricklers;
+  for (int i = 0; i < 64; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(webhook.metrics_port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::send(fd, "GET /metr", 9, MSG_NOSIGNAL) == 9);
+    tricklers.push_back(fd);
+  }
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto health = webhook.plain_get("/healthz");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(500));
+  }
+  for (int fd : tricklers) ::close(fd);
+}
+
+TEST_CASE("serve: a review of thousands of violating containers is answered in bounded size and memory") {
+  Webhook webhook;
+  Json pod = compliant_pod();
+  Json containers = Json::array();
+  for (int i = 0; i < 6000; ++i) {
+    containers.push_back({{"name", "c" + std::to_string(i)},
+                          {"image", "nginx"},
+                          {"securityContext", {{"runAsUser", 0}, {"privileged", true}}}});
+  }
+  pod["spec"]["containers"] = containers;
+  const std::string body = std::string(review("CREATE", pod).dump());
+  REQUIRE(body.size() < (3u << 20));
+  for (int i = 0; i < 4; ++i) {
+    const HttpResponse r = webhook.post(body);
+    REQUIRE(r.status == 200);
+    CHECK(r.body.size() < 64 * 1024);
+    const Json answer = Json::parse(r.body);
+    CHECK(answer["response"]["allowed"] == false);
+    CHECK(contains(answer["response"]["status"]["message"].get<std::string>(), "and 5990 more findings of this rule"));
+  }
+  CHECK(webhook.admit(review("CREATE", compliant_pod()))["response"]["allowed"] == true);
+  const std::string m = webhook.metrics_with({"podguard_http_requests_offloaded_total{listener=\"https\"} 4"});
+  CHECK(contains(m, "podguard_violations_total{rule=\"no-privileged\",action=\"deny\",ratcheted=\"false\"} 24000"));
+#if !defined(__SANITIZE_ADDRESS__)
+  // Memory is given back after each review: far under the chart's 128Mi limit.
+  const auto at = m.find("\nprocess_resident_memory_bytes ");
+  REQUIRE(at != std::string::npos);
+  const double rss = std::stod(m.substr(at + 31));
+  CHECK(rss < 96.0 * 1024 * 1024);
+#endif
 }
 
 TEST_CASE("serve: missing or invalid flags, files and config fail fast, before listening") {

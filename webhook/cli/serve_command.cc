@@ -23,11 +23,19 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
                   "Seconds from SIGTERM to exit, at most (keep it under the pod's termination grace period)")
       ->envname("PODGUARD_SHUTDOWN_TIMEOUT")
       ->capture_default_str();
+  cmd->add_option("--drain-delay", o.drain_delay,
+                  "Seconds from SIGTERM to closing the listener: readiness fails at once and serving goes on while "
+                  "endpoints update (shorter than --shutdown-timeout)")
+      ->envname("PODGUARD_DRAIN_DELAY")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
   cmd->add_option("--log-level", o.log_level, "debug, info, warn or error")
       ->envname("PODGUARD_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
-  cmd->add_option("--max-connections", o.max_connections, "Open HTTPS connections at once; more are closed on accept")
+  cmd->add_option("--max-connections", o.max_connections,
+                  "Open HTTPS connections at once; a newcomer beyond takes the place of the one idle or stalled the "
+                  "longest")
       ->envname("PODGUARD_MAX_CONNECTIONS")
       ->check(CLI::Range(std::size_t{4}, std::size_t{65536}))
       ->capture_default_str();
@@ -40,7 +48,18 @@ CLI::App* add_serve_command(CLI::App& app, server::ServeOptions& o) {
       ->envname("PODGUARD_KEEP_ALIVE_TIMEOUT")
       ->check(CLI::Range(1.0, 3600.0))
       ->capture_default_str();
-  cmd->add_option("--read-timeout", o.read_timeout, "Seconds a client may stall in the middle of a request")
+  cmd->add_option("--header-timeout", o.header_timeout,
+                  "Seconds from a request's first byte (or a connection's accept) to its last header byte, in all")
+      ->envname("PODGUARD_HEADER_TIMEOUT")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--min-body-rate", o.min_body_rate,
+                  "Bytes per second a request body must average once --header-timeout has passed since its headers")
+      ->envname("PODGUARD_MIN_BODY_RATE")
+      ->check(CLI::Range(1.0, 1e12))
+      ->capture_default_str();
+  cmd->add_option("--read-timeout", o.read_timeout,
+                  "Seconds a client may stall in the middle of a request, or in reading an answer")
       ->envname("PODGUARD_READ_TIMEOUT")
       ->check(CLI::Range(0.05, 3600.0))
       ->capture_default_str();

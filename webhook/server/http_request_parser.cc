@@ -76,6 +76,7 @@ void HttpRequestParser::reset() {
   keep_alive_ = true;
   head_ = false;
   expect_continue_ = false;
+  http10_ = false;
   dechunked_.clear();
   if (dechunked_.capacity() > (64u << 10)) std::string().swap(dechunked_);
   chunk_pos_ = 0;
@@ -101,6 +102,17 @@ HttpRequestParser::Status HttpRequestParser::parse(std::string_view data) {
   return status_;
 }
 
+std::string_view HttpRequestParser::error_reason() const {
+  switch (error_status_) {
+    case 400: return "malformed_request";
+    case 413: return "body_too_large";
+    case 431: return "headers_too_large";
+    case 501: return "unsupported_transfer_coding";
+    case 505: return "unsupported_http_version";
+    default: return "other";
+  }
+}
+
 // kComplete here means the headers are read.
 HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view data) {
   // Blank lines before a request line are allowed (RFC 9112 2.2).
@@ -120,23 +132,32 @@ HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view data) {
     return fail(431, "request line and headers larger than " + readable_size(limits_.max_header_bytes));
   header_end_ = end + 4;
   const std::string_view head = data.substr(start_, end - start_);
-  std::size_t line_end = head.find("\r\n");
-  const std::string_view request_line = head.substr(0, line_end);
+  const std::size_t line_end = head.find("\r\n");
+  if (const Status s = parse_request_line(data, head.substr(0, line_end)); s == Status::kError) return s;
+  if (const Status s = parse_header_fields(head, line_end); s == Status::kError) return s;
+  if (content_length_ > limits_.max_body_bytes)
+    return fail(413, "request body larger than " + readable_size(limits_.max_body_bytes));
+  if (content_length_ == 0 && !chunked_) expect_continue_ = false;
+  headers_done_ = true;
+  return Status::kComplete;
+}
 
-  // METHOD SP request-target SP HTTP-version
-  const std::size_t sp1 = request_line.find(' ');
-  const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : request_line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || request_line.find(' ', sp2 + 1) != std::string_view::npos) {
+// METHOD SP request-target SP HTTP-version. kNeedMore means it was fine.
+HttpRequestParser::Status HttpRequestParser::parse_request_line(std::string_view data, std::string_view line) {
+  const std::size_t sp1 = line.find(' ');
+  const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
     return fail(400, "malformed request line");
   }
-  const std::string_view method = request_line.substr(0, sp1);
+  const std::string_view method = line.substr(0, sp1);
   if (!is_token(method)) return fail(400, "malformed request method");
-  const std::string_view target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
-  const std::string_view version = request_line.substr(sp2 + 1);
+  const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
   if (version == "HTTP/1.1") {
     keep_alive_ = true;
   } else if (version == "HTTP/1.0") {
     keep_alive_ = false;
+    http10_ = true;
   } else if (version.substr(0, 5) == "HTTP/") {
     return fail(505, "only HTTP/1.0 and HTTP/1.1 are served");
   } else {
@@ -158,7 +179,11 @@ HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view data) {
     query_len_ = target.size() - q - 1;
   }
   head_ = method == "HEAD";
+  return Status::kNeedMore;
+}
 
+// The header lines after the request line. kNeedMore means they were fine.
+HttpRequestParser::Status HttpRequestParser::parse_header_fields(std::string_view head, std::size_t line_end) {
   bool have_length = false;
   bool close = false, keep_alive = false;
   while (line_end != std::string_view::npos) {
@@ -171,6 +196,10 @@ HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view data) {
     const std::string_view name = line.substr(0, colon);
     if (!is_token(name)) return fail(400, "malformed header name");
     const std::string_view value = trim(line.substr(colon + 1));
+    for (char c : value) {  // RFC 9110 5.5: no CR, LF, NUL or other controls but HTAB
+      if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
+        return fail(400, "the value of header " + std::string(name.substr(0, 64)) + " has a control character");
+    }
     if (iequals(name, "content-length")) {
       std::size_t length = 0;
       const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
@@ -195,12 +224,8 @@ HttpRequestParser::Status HttpRequestParser::parse_head(std::string_view data) {
   }
   if (chunked_ && have_length) return fail(400, "both Content-Length and Transfer-Encoding are set");
   if (close) keep_alive_ = false;
-  if (keep_alive && version == "HTTP/1.0") keep_alive_ = true;
-  if (content_length_ > limits_.max_body_bytes)
-    return fail(413, "request body larger than " + readable_size(limits_.max_body_bytes));
-  if (content_length_ == 0 && !chunked_) expect_continue_ = false;
-  headers_done_ = true;
-  return Status::kComplete;
+  if (keep_alive && http10_) keep_alive_ = true;
+  return Status::kNeedMore;
 }
 
 // Decodes the chunks that have arrived whole since the last call (each is

@@ -10,9 +10,14 @@
 
 namespace podguard::server {
 
+// The largest request body podguard takes (an AdmissionReview of a large
+// object with managedFields is some hundreds of KiB; the API server's own
+// request limit is 3 MiB).
+inline constexpr std::size_t kDefaultMaxBodyBytes = 3u << 20;
+
 struct HttpLimits {
-  std::size_t max_header_bytes = 64u << 10;  // request line and headers; 431 beyond
-  std::size_t max_body_bytes = 3u << 20;     // 413 beyond
+  std::size_t max_header_bytes = 64u << 10;            // request line and headers; 431 beyond
+  std::size_t max_body_bytes = kDefaultMaxBodyBytes;  // 413 beyond
 };
 
 class HttpRequestParser {
@@ -30,6 +35,9 @@ class HttpRequestParser {
   // After kError: the HTTP status to answer with and why.
   int error_status() const { return error_status_; }
   const std::string& error_message() const { return error_message_; }
+  // After kError: a short stable label for metrics ("malformed_request",
+  // "headers_too_large", "body_too_large", ...).
+  std::string_view error_reason() const;
 
   // After kComplete. The views point into `data` as passed to parse(), or
   // into the parser (a de-chunked body).
@@ -44,6 +52,7 @@ class HttpRequestParser {
 
   // Once the headers are read.
   bool headers_done() const { return headers_done_; }
+  std::size_t body_offset() const { return header_end_; }  // where the body starts in `data`
   bool keep_alive() const { return keep_alive_; }
   bool is_head() const { return head_; }
 
@@ -58,6 +67,8 @@ class HttpRequestParser {
  private:
   Status fail(int status, std::string message);
   Status parse_head(std::string_view data);
+  Status parse_request_line(std::string_view data, std::string_view line);
+  Status parse_header_fields(std::string_view head, std::size_t line_end);
   Status parse_chunked(std::string_view data);
 
   HttpLimits limits_;
@@ -75,6 +86,7 @@ class HttpRequestParser {
   bool keep_alive_ = true;
   bool head_ = false;
   bool expect_continue_ = false;
+  bool http10_ = false;
   std::string dechunked_;     // the chunks decoded so far
   std::size_t chunk_pos_ = 0;  // where the next chunk's size line starts, after the headers
   std::size_t consumed_ = 0;

@@ -1,7 +1,12 @@
 #include "server/metrics.h"
 
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 
 #ifndef PODGUARD_VERSION
@@ -48,6 +53,50 @@ template <typename Map>
 void counters(std::ostringstream& out, const char* name, const char* help, const Map& map) {
   header(out, name, "counter", help);
   for (const auto& [labels, value] : map) out << name << label_text(labels) << ' ' << value << '\n';
+}
+
+// The standard process metrics (as the Prometheus client libraries export
+// them), read from /proc.
+void process_metrics(std::ostringstream& out) {
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const auto close = stat.rfind(')');
+  std::istringstream fields(close == std::string::npos ? std::string() : stat.substr(close + 2));
+  std::vector<std::string> f;
+  for (std::string field; fields >> field;) f.push_back(field);
+  // f[0] is field 3 (state): utime is field 14, stime 15, starttime 22, vsize 23, rss 24.
+  const auto field = [&f](std::size_t n) { return n - 3 < f.size() ? std::stod(f[n - 3]) : 0.0; };
+  double boot_time = 0;
+  std::ifstream proc_stat("/proc/stat");
+  for (std::string key; proc_stat >> key;) {
+    if (key == "btime") {
+      proc_stat >> boot_time;
+      break;
+    }
+  }
+  std::size_t fds = 0;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (const dirent* entry = readdir(dir)) fds += entry->d_name[0] != '.' ? 1 : 0;
+    closedir(dir);
+    fds -= fds > 0 ? 1 : 0;  // the directory's own descriptor
+  }
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  header(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+  out << "process_cpu_seconds_total " << number((field(14) + field(15)) / ticks) << '\n';
+  header(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  out << "process_resident_memory_bytes " << number(field(24) * page) << '\n';
+  header(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+  out << "process_virtual_memory_bytes " << number(field(23)) << '\n';
+  header(out, "process_open_fds", "gauge", "Number of open file descriptors.");
+  out << "process_open_fds " << fds << '\n';
+  header(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+  out << "process_max_fds " << number(static_cast<double>(files.rlim_cur)) << '\n';
+  header(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+  out << "process_start_time_seconds " << number(boot_time + field(22) / ticks) << '\n';
 }
 
 }  // namespace
@@ -123,6 +172,54 @@ void Metrics::set_config_loaded_at(double unix_seconds) {
   config_loaded_at_ = unix_seconds;
 }
 
+void Metrics::add_listener(std::string name, const HttpStats* stats) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  listeners_.emplace_back(std::move(name), stats);
+}
+
+namespace {
+
+void listener_metrics(std::ostringstream& out, const std::vector<std::pair<std::string, const HttpStats*>>& listeners) {
+  const auto each = [&](const char* name, const char* type, const char* help, auto value) {
+    header(out, name, type, help);
+    for (const auto& [listener, stats] : listeners) {
+      out << name << "{listener=\"" << listener << "\"} " << value(*stats) << '\n';
+    }
+  };
+  each("podguard_http_connections_open", "gauge", "Connections open now.",
+       [](const HttpStats& s) { return s.open.load(); });
+  each("podguard_http_connections_accepted_total", "counter", "Connections accepted.",
+       [](const HttpStats& s) { return s.accepted.load(); });
+  each("podguard_http_connections_refused_total", "counter",
+       "Connections closed as they were accepted: at the connection limit with every connection being answered.",
+       [](const HttpStats& s) { return s.refused.load(); });
+  each("podguard_http_connections_evicted_total", "counter",
+       "Connections closed at the connection limit to make room for a new one: the one idle or stalled the longest.",
+       [](const HttpStats& s) { return s.evicted.load(); });
+  each("podguard_http_tls_handshake_failures_total", "counter", "TLS handshakes that failed.",
+       [](const HttpStats& s) { return s.tls_failed.load(); });
+  each("podguard_http_requests_offloaded_total", "counter",
+       "Requests with large bodies handled off the event loop.", [](const HttpStats& s) { return s.offloaded.load(); });
+  header(out, "podguard_http_timeouts_total", "counter",
+         "Connections cut by a timeout, by phase: handshake, header (the header deadline or a stall), body (the "
+         "minimum body rate or a stall), write (a client not reading its answer).");
+  for (const auto& [listener, stats] : listeners) {
+    for (std::size_t p = 0; p < stats->timeouts.size(); ++p) {
+      out << "podguard_http_timeouts_total{listener=\"" << listener << "\",phase=\""
+          << to_string(static_cast<TimeoutPhase>(p)) << "\"} " << stats->timeouts[p].load() << '\n';
+    }
+  }
+  header(out, "podguard_http_client_errors_total", "counter", "4xx answers, by status and reason.");
+  for (const auto& [listener, stats] : listeners) {
+    for (const auto& [key, n] : stats->errors()) {
+      out << "podguard_http_client_errors_total{listener=\"" << listener << "\",status=\"" << key.first
+          << "\",reason=\"" << escape(key.second) << "\"} " << n << '\n';
+    }
+  }
+}
+
+}  // namespace
+
 std::string Metrics::render() const {
   std::map<Labels, std::uint64_t> all_requests;
   std::map<Labels, Histogram> all_durations;
@@ -171,6 +268,8 @@ std::string Metrics::render() const {
   header(out, "podguard_config_last_reload_success_timestamp_seconds", "gauge",
          "When the policy config in force was loaded, as a Unix timestamp.");
   out << "podguard_config_last_reload_success_timestamp_seconds " << number(config_loaded_at_) << '\n';
+  listener_metrics(out, listeners_);
+  process_metrics(out);
   return out.str();
 }
 

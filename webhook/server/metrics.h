@@ -1,5 +1,7 @@
 // Prometheus metrics of the webhook, rendered in the text exposition format
-// on the plain-HTTP metrics address. Safe to update from any thread.
+// on the plain-HTTP metrics address: admission counts and latency, the HTTP
+// servers' connection counters, and the standard process_* metrics. Safe to
+// update from any thread.
 #pragma once
 
 #include <array>
@@ -7,6 +9,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "server/https_server.h"
 
 namespace podguard::server {
 
@@ -24,6 +28,10 @@ class Metrics {
   void count_certificate_reload(bool ok);
   void set_certificate_expiry(double unix_seconds);
   void set_config_loaded_at(double unix_seconds);
+
+  // Renders a server's connection counters under listener="name"; `stats`
+  // must outlive every render() call. Register before serving.
+  void add_listener(std::string name, const HttpStats* stats);
 
   std::string render() const;
 
@@ -64,6 +72,7 @@ class Metrics {
   std::map<Labels, std::uint64_t> certificate_reloads_;
   double certificate_expiry_ = 0;
   double config_loaded_at_ = 0;
+  std::vector<std::pair<std::string, const HttpStats*>> listeners_;
 };
 
 }  // namespace podguard::server

@@ -18,11 +18,8 @@
 #include <sstream>
 #include <thread>
 
-#include <httplib.h>
-
 #include "engine/admission.h"
 #include "engine/config.h"
-#include "server/elastic_task_queue.h"
 #include "server/https_server.h"
 #include "server/json_log.h"
 #include "server/metrics.h"
@@ -34,8 +31,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kMaxBodyBytes = 3u << 20;  // larger reviews are answered 413
-constexpr int kListenBacklog = 1024;             // cpp-httplib listens with 5
+constexpr int kListenBacklog = 1024;
+// The metrics port: scrapes and probes, a few at a time; a flood of idle or
+// trickling clients there is handled as on the webhook port.
+constexpr std::size_t kMetricsMaxConnections = 256;
+constexpr std::size_t kMetricsMaxBodyBytes = 64u << 10;
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -118,27 +118,12 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
   return text.str();
 }
 
-// The metrics port's cpp-httplib server, with access to the listening
-// socket, whose backlog of 5 drops connections when several scrapers and
-// probes connect at once.
-class PlainServer final : public httplib::Server {
- public:
-  void widen_backlog() {
-    const socket_t s = svr_sock_;
-    if (s != INVALID_SOCKET) ::listen(s, kListenBacklog);
-  }
-};
-
 std::string dump(const Json& body) { return std::string(body.dump(-1, ' ', false, Json::error_handler_t::replace)); }
 
-void json_reply(httplib::Response& res, int status, const Json& body) {
-  res.status = status;
-  res.set_content(dump(body), "application/json");
-}
-
-void json_reply(HttpResponse& res, int status, const Json& body) {
+void json_reply(HttpResponse& res, int status, const Json& body, std::string_view error_reason = {}) {
   res.status = status;
   res.body = dump(body);
+  res.error_reason = error_reason;
 }
 
 class Webhook {
@@ -148,6 +133,10 @@ class Webhook {
   int run();
 
  private:
+  int start();
+  void prepare_process();
+  int serve(HttpsServer& https, HttpsServer& metrics, const std::string& https_addr, const std::string& metrics_addr);
+  bool drain(HttpsServer& https, std::future<void>& https_finished);
   bool load_policy(const char* reason);
   bool load_identity(const char* reason);
   bool load_client_trust(const char* reason);
@@ -157,8 +146,8 @@ class Webhook {
   int health(std::string_view path, Json& body) const;
   void handle_https(const HttpRequest& req, HttpResponse& res);
   void handle_validate(const HttpRequest& req, HttpResponse& res);
+  void handle_metrics_port(const HttpRequest& req, HttpResponse& res);
   void account(const AdmissionOutcome& outcome, double seconds);
-  void setup_metrics_routes(httplib::Server& server);
   int fail(const std::string& message);
 
   const ServeOptions options_;
@@ -169,11 +158,13 @@ class Webhook {
   std::atomic<bool> draining_{false};
 
   FileStamp config_stamp_, cert_stamp_, key_stamp_, ca_stamp_;
+  std::optional<Address> addr_, metrics_addr_;
 
   std::mutex control_mutex_;
   std::condition_variable control_;
   bool reload_requested_ = false;
   bool shutdown_requested_ = false;
+  bool hurry_requested_ = false;  // a second SIGTERM or SIGINT: skip the rest of the drain delay
   bool stopping_ = false;
 };
 
@@ -284,6 +275,7 @@ void Webhook::watch_signals() {
       reload_requested_ = true;
     } else {
       log_.write(LogLevel::kInfo, "signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      if (shutdown_requested_) hurry_requested_ = true;
       shutdown_requested_ = true;
     }
     control_.notify_all();
@@ -326,14 +318,17 @@ void Webhook::handle_https(const HttpRequest& req, HttpResponse& res) {
   if (req.path == "/validate") {
     if (req.method == "POST") return handle_validate(req, res);
     res.headers.emplace_back("Allow", "POST");
-    json_reply(res, 405, {{"error", "method " + std::string(req.method) + " is not allowed on /validate; use POST"}});
+    json_reply(res, 405, {{"error", "method " + std::string(req.method) + " is not allowed on /validate; use POST"}},
+               "method_not_allowed");
     return;
   }
   if (req.path == "/healthz" || req.path == "/readyz") {
     if (req.method != "GET" && req.method != "HEAD") {
       res.headers.emplace_back("Allow", "GET, HEAD");
-      json_reply(res, 405, {{"error", "method " + std::string(req.method) + " is not allowed on " +
-                                          std::string(req.path) + "; use GET"}});
+      json_reply(res, 405,
+                 {{"error", "method " + std::string(req.method) + " is not allowed on " + std::string(req.path) +
+                                "; use GET"}},
+                 "method_not_allowed");
       return;
     }
     Json body;
@@ -341,7 +336,8 @@ void Webhook::handle_https(const HttpRequest& req, HttpResponse& res) {
     json_reply(res, status, body);
     return;
   }
-  json_reply(res, 404, {{"error", "no such path: " + std::string(req.path) + " (the webhook serves POST /validate)"}});
+  json_reply(res, 404, {{"error", "no such path: " + std::string(req.path) + " (the webhook serves POST /validate)"}},
+             "not_found");
 }
 
 void Webhook::handle_validate(const HttpRequest& req, HttpResponse& res) {
@@ -359,7 +355,7 @@ void Webhook::handle_validate(const HttpRequest& req, HttpResponse& res) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (result->error) {
     const std::string message = "malformed AdmissionReview: " + result->error->message;
-    json_reply(res, 400, {{"error", message}});
+    json_reply(res, 400, {{"error", message}}, "malformed_review");
     res.after_send = [this, message, seconds, remote = *req.remote_addr, read = std::move(read)] {
       metrics_.observe_request("", "", "error", seconds);
       log_.write(LogLevel::kWarn, "admission_rejected", {{"status", 400}, {"error", message}, {"remote", remote}});
@@ -422,74 +418,73 @@ void Webhook::account(const AdmissionOutcome& o, double seconds) {
   }
 }
 
-void Webhook::setup_metrics_routes(httplib::Server& server) {
-  auto health_route = [this](const httplib::Request& req, httplib::Response& res) {
-    Json body;
-    const int status = health(req.path, body);
-    json_reply(res, status, body);
-  };
-  server.Get("/healthz", health_route);
-  server.Get("/readyz", health_route);
-  server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    std::string error = "HTTP " + std::to_string(res.status);
-    if (res.status == 400) error = "bad request";
-    if (res.status == 404) error = "no such path: " + req.path + " (this port serves /metrics, /healthz, /readyz)";
-    if (res.status == 413) error = "request body too large";
-    if (res.status == 414) error = "request URI too long";
-    json_reply(res, res.status, {{"error", error}});
-  });
-  server.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log_.write(LogLevel::kError, "internal_error", {{"path", req.path}, {"error", what}});
-    json_reply(res, 500, {{"error", "internal error"}});
-  });
-  server.set_tcp_nodelay(true);
-  server.set_keep_alive_timeout(static_cast<time_t>(options_.keep_alive_timeout));
-  server.set_read_timeout(std::chrono::duration<double>(options_.read_timeout));
-  server.set_write_timeout(std::chrono::duration<double>(options_.read_timeout));
-  server.set_payload_max_length(64u << 10);
-  server.new_task_queue = [] { return new ElasticTaskQueue(1, 8, std::chrono::seconds(60)); };
+// The plain-HTTP port: /healthz, /readyz and /metrics.
+void Webhook::handle_metrics_port(const HttpRequest& req, HttpResponse& res) {
+  const bool known = req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics";
+  if (!known) {
+    json_reply(res, 404,
+               {{"error", "no such path: " + std::string(req.path) + " (this port serves /metrics, /healthz, /readyz)"}},
+               "not_found");
+    return;
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    res.headers.emplace_back("Allow", "GET, HEAD");
+    json_reply(res, 405,
+               {{"error", "method " + std::string(req.method) + " is not allowed on " + std::string(req.path) +
+                              "; use GET"}},
+               "method_not_allowed");
+    return;
+  }
+  if (req.path == "/metrics") {
+    res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    res.body = metrics_.render();
+    return;
+  }
+  Json body;
+  const int status = health(req.path, body);
+  json_reply(res, status, body);
 }
 
-int Webhook::run() {
-  if (options_.config_path.empty()) return fail("--config (PODGUARD_CONFIG) is required");
-  if (options_.tls_cert.empty()) return fail("--tls-cert (PODGUARD_TLS_CERT) is required");
-  if (options_.tls_key.empty()) return fail("--tls-key (PODGUARD_TLS_KEY) is required");
-  if (!(options_.shutdown_timeout > 0)) return fail("--shutdown-timeout must be a positive number of seconds");
+// Checks the options and loads the config and the TLS files: 0, or the exit
+// code of a failed start (2), after saying why.
+int Webhook::start() {
+  const ServeOptions& o = options_;
+  if (o.config_path.empty()) return fail("--config (PODGUARD_CONFIG) is required");
+  if (o.tls_cert.empty()) return fail("--tls-cert (PODGUARD_TLS_CERT) is required");
+  if (o.tls_key.empty()) return fail("--tls-key (PODGUARD_TLS_KEY) is required");
+  if (!(o.shutdown_timeout > 0)) return fail("--shutdown-timeout must be a positive number of seconds");
+  if (!(o.drain_delay >= 0) || o.drain_delay >= o.shutdown_timeout) {
+    return fail("--drain-delay must be at least 0 and shorter than --shutdown-timeout (" +
+                std::to_string(o.shutdown_timeout) + " s)");
+  }
   std::string error;
-  const std::optional<Address> addr = parse_address(options_.addr, error);
-  if (!addr) return fail("--addr: " + error);
-  const std::optional<Address> metrics_addr = parse_address(options_.metrics_addr, error);
-  if (!metrics_addr) return fail("--metrics-addr: " + error);
+  addr_ = parse_address(o.addr, error);
+  if (!addr_) return fail("--addr: " + error);
+  metrics_addr_ = parse_address(o.metrics_addr, error);
+  if (!metrics_addr_) return fail("--metrics-addr: " + error);
 
   if (!load_policy("startup")) {
     std::string detail;
-    std::optional<std::string> text = read_file(options_.config_path, detail);
-    if (text) detail = format_config_errors(options_.config_path, load_config(*text).errors);
+    std::optional<std::string> text = read_file(o.config_path, detail);
+    if (text) detail = format_config_errors(o.config_path, load_config(*text).errors);
     while (!detail.empty() && detail.back() == '\n') detail.pop_back();
     return fail("invalid config:\n" + detail);
   }
   if (!load_identity("startup")) {
     std::string detail;
-    TlsIdentity::load(options_.tls_cert, options_.tls_key, detail);
+    TlsIdentity::load(o.tls_cert, o.tls_key, detail);
     return fail("invalid TLS files: " + detail);
   }
-  if (!options_.client_ca.empty() && !load_client_trust("startup")) {
+  if (!o.client_ca.empty() && !load_client_trust("startup")) {
     std::string detail;
-    ClientTrust::load(options_.client_ca, detail);
+    ClientTrust::load(o.client_ca, detail);
     return fail("invalid --client-ca: " + detail);
   }
+  return 0;
+}
 
+// Signals, malloc arenas and the open-files limit, before any thread starts.
+void Webhook::prepare_process() {
   // Signals are taken by one thread with sigtimedwait; every other thread
   // inherits this mask.
   sigset_t set;
@@ -499,17 +494,23 @@ int Webhook::run() {
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  // Bounded malloc arenas (glibc would otherwise make up to eight per core).
+  // Bounded malloc arenas (glibc would otherwise make up to eight per core),
+  // and a fixed mmap threshold: glibc raises it after each large block is
+  // freed, after which a large review's buffers stay in the heap for good.
   mallopt(M_ARENA_MAX, 4);
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   // Every connection is a file descriptor, and the soft limit is often 1024:
-  // take what the hard limit allows. (cpp-httplib, on the metrics port, uses
-  // poll(2), so descriptors above 1024 are safe there too.)
+  // take what the hard limit allows.
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
-    getrlimit(RLIMIT_NOFILE, &files);
   }
+}
+
+int Webhook::run() {
+  if (const int code = start(); code != 0) return code;
+  prepare_process();
 
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr || !tls_.configure(*ctx, !options_.client_ca.empty())) {
@@ -519,30 +520,41 @@ int Webhook::run() {
   HttpsServerOptions https_options;
   https_options.workers = options_.workers;
   https_options.max_connections = options_.max_connections;
-  https_options.max_body_bytes = kMaxBodyBytes;
+  https_options.header_timeout = options_.header_timeout;
+  https_options.min_body_rate = options_.min_body_rate;
   https_options.read_timeout = options_.read_timeout;
   https_options.write_timeout = options_.read_timeout;
   https_options.keep_alive_timeout = options_.keep_alive_timeout;
   https_options.backlog = kListenBacklog;
+  const auto report = [this](std::string_view event, std::string_view detail) {
+    log_.write(LogLevel::kError, std::string(event), {{"error", std::string(detail)}});
+  };
   HttpsServer https(
-      ctx, [this](const HttpRequest& req, HttpResponse& res) { handle_https(req, res); }, https_options,
-      [this](std::string_view event, std::string_view detail) {
-        log_.write(LogLevel::kError, std::string(event), {{"error", std::string(detail)}});
-      });
+      ctx, [this](const HttpRequest& req, HttpResponse& res) { handle_https(req, res); }, https_options, report,
+      [] { malloc_trim(0); });  // after a large review, its memory goes back to the system
   SSL_CTX_free(ctx);  // the server holds its own reference
-  PlainServer metrics;
-  setup_metrics_routes(metrics);
 
-  const int https_port = https.bind(addr->host, addr->port, error);
-  if (https_port <= 0) return fail("cannot listen on " + options_.addr + ": " + error);
-  int metrics_port = metrics_addr->port;
-  if (metrics_addr->port == 0) {
-    metrics_port = metrics.bind_to_any_port(metrics_addr->host);
-  } else if (!metrics.bind_to_port(metrics_addr->host, metrics_addr->port)) {
-    metrics_port = -1;
-  }
-  if (metrics_port <= 0) return fail("cannot listen on " + options_.metrics_addr + " (address in use, or not allowed?)");
-  metrics.widen_backlog();
+  HttpsServerOptions plain_options = https_options;
+  plain_options.workers = 1;
+  plain_options.max_connections = kMetricsMaxConnections;
+  plain_options.max_body_bytes = kMetricsMaxBodyBytes;
+  plain_options.offload_body_bytes = 0;
+  HttpsServer metrics(
+      nullptr, [this](const HttpRequest& req, HttpResponse& res) { handle_metrics_port(req, res); }, plain_options,
+      report);
+  metrics_.add_listener("https", &https.stats());
+  metrics_.add_listener("metrics", &metrics.stats());
+  return serve(https, metrics, options_.addr, options_.metrics_addr);
+}
+
+// Binds both ports, serves until SIGTERM or SIGINT, then drains.
+int Webhook::serve(HttpsServer& https, HttpsServer& metrics, const std::string& https_addr,
+                   const std::string& metrics_addr) {
+  std::string error;
+  const int https_port = https.bind(addr_->host, addr_->port, error);
+  if (https_port <= 0) return fail("cannot listen on " + https_addr + ": " + error);
+  const int metrics_port = metrics.bind(metrics_addr_->host, metrics_addr_->port, error);
+  if (metrics_port <= 0) return fail("cannot listen on " + metrics_addr + ": " + error);
 
   std::promise<void> https_done;
   std::future<void> https_finished = https_done.get_future();
@@ -550,31 +562,22 @@ int Webhook::run() {
     https.run();
     https_done.set_value();
   });
-  std::thread metrics_thread([&metrics] { metrics.listen_after_bind(); });
+  std::thread metrics_thread([&metrics] { metrics.run(); });
   std::thread files_thread([this] { watch_files(); });
   std::thread signals_thread([this] { watch_signals(); });
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
   log_.write(LogLevel::kInfo, "listening",
-             {{"addr", host_port(addr->host, https_port)},
+             {{"addr", host_port(addr_->host, https_port)},
               {"port", https_port},
-              {"metrics_addr", host_port(metrics_addr->host, metrics_port)},
+              {"metrics_addr", host_port(metrics_addr_->host, metrics_port)},
               {"metrics_port", metrics_port},
               {"client_ca", !options_.client_ca.empty()},
               {"workers", https.worker_count()},
               {"open_files_limit", static_cast<std::uint64_t>(files.rlim_cur)},
               {"version", PODGUARD_VERSION}});
 
-  {
-    std::unique_lock<std::mutex> lock(control_mutex_);
-    control_.wait(lock, [this] { return shutdown_requested_; });
-  }
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                           std::chrono::duration<double>(options_.shutdown_timeout));
-  // Readiness fails first, then the listener closes; requests in flight
-  // finish and idle keep-alive connections close within their timeout.
-  draining_ = true;
-  log_.write(LogLevel::kInfo, "draining", {{"shutdown_timeout_seconds", options_.shutdown_timeout}});
-  https.stop();
-  const bool clean = https_finished.wait_until(deadline) == std::future_status::ready;
+  const bool clean = drain(https, https_finished);
   if (!clean) {
     log_.write(LogLevel::kError, "shutdown_timeout",
                {{"error", "requests still running after the shutdown timeout; exiting anyway"}});
@@ -582,7 +585,7 @@ int Webhook::run() {
     std::_Exit(1);
   }
   https_thread.join();
-  metrics.stop();
+  metrics.stop(0);
   metrics_thread.join();
   {
     std::lock_guard<std::mutex> lock(control_mutex_);
@@ -593,6 +596,32 @@ int Webhook::run() {
   signals_thread.join();
   log_.write(LogLevel::kInfo, "stopped", Json::object());
   return 0;
+}
+
+// The rollout sequence, from SIGTERM: readiness fails at once while
+// serving goes on for --drain-delay (endpoints update and the API server
+// stops opening connections here); then the listener closes and open
+// connections are answered and closed (HttpsServer::stop). False when that
+// has not finished by --shutdown-timeout.
+bool Webhook::drain(HttpsServer& https, std::future<void>& https_finished) {
+  std::unique_lock<std::mutex> lock(control_mutex_);
+  control_.wait(lock, [this] { return shutdown_requested_; });
+  const auto signalled = Clock::now();
+  const auto seconds = [](double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  };
+  const auto deadline = signalled + seconds(options_.shutdown_timeout);
+  draining_ = true;
+  log_.write(LogLevel::kInfo, "draining",
+             {{"drain_delay_seconds", options_.drain_delay}, {"shutdown_timeout_seconds", options_.shutdown_timeout}});
+  control_.wait_until(lock, signalled + seconds(options_.drain_delay), [this] { return hurry_requested_; });
+  lock.unlock();
+  // What is still open a second before the deadline is cut, so that the
+  // exit is clean.
+  const double left = std::chrono::duration<double>(deadline - Clock::now()).count();
+  log_.write(LogLevel::kInfo, "listener_closed", {{"seconds_left", left}});
+  https.stop(std::max(0.0, left - 1.0));
+  return https_finished.wait_until(deadline) == std::future_status::ready;
 }
 
 }  // namespace
