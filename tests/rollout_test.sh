@@ -81,7 +81,11 @@ wait "$readyz_metrics" || fail "the probe failed: $(cat "$run/readyz-metrics.err
 # number FILE NAME: a top-level integer of a summary line.
 number() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$1"; }
 # first_503 FILE: when the probe first saw 503 (Unix ms), or 0.
-first_503() { { grep -o '"unix_ms":[0-9]*,"result":"503"' "$1" || true; } | head -1 | sed 's/[^0-9]*\([0-9]*\).*/\1/;s/^$/0/'; }
+first_503() {
+  local t
+  t=$(grep -o '"unix_ms":[0-9]*,"result":"503"' "$1" | head -1 | sed 's/[^0-9]*\([0-9]*\).*/\1/') || true
+  echo "${t:-0}"
+}
 
 ok=$(number "$run/review.json" ok)
 sent=$(number "$run/review.json" sent)

@@ -76,7 +76,7 @@ machine_busy_ticks() {
 
 # wait_quiet: until the rest of the machine uses under a quarter of a core
 # for a second, at most $quiet_wait seconds; adds the wait to waited_total.
-quiet_wait=${QUIET_WAIT:-20}
+quiet_wait=${QUIET_WAIT:-10}
 waited_total=0
 wait_quiet() {
   local i b0 b1

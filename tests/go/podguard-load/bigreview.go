@@ -10,9 +10,10 @@ import (
 
 // bigreview: a compact AdmissionReview (admission.k8s.io/v1, Pod CREATE)
 // whose Pod has N containers, each breaking many rules of the contract
-// (root user, privileged, escalation allowed, image :latest, a literal
-// password in env, no probes, no resources). About 160 bytes a container:
-// 6,000 make about 1 MB, 14,000 about 2.2 MB. Never over -max-bytes (the
+// (root user and group, privileged, escalation allowed, image :latest, a
+// literal password in env, no probes, no resources, writable root,
+// capabilities kept). About 175 bytes a container: 6,000 make about
+// 1 MiB, 14,000 about 2.3 MiB. Never over -max-bytes (the
 // webhook's 3 MiB body limit): -fill picks the most containers that fit.
 
 const bigReviewHead = `{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":%q,` +
@@ -27,7 +28,7 @@ const bigReviewTail = `]}},"dryRun":false}}`
 func bigContainer(i int) string {
 	return `{"name":"c` + strconv.Itoa(i) + `","image":"nginx:latest",` +
 		`"env":[{"name":"DB_PASSWORD","value":"hunter2-Passw0rd-` + strconv.Itoa(i) + `"}],` +
-		`"securityContext":{"runAsUser":0,"privileged":true,"allowPrivilegeEscalation":true}}`
+		`"securityContext":{"runAsUser":0,"runAsGroup":0,"privileged":true,"allowPrivilegeEscalation":true}}`
 }
 
 func runBigReview(_ context.Context, args []string) (any, error) {
