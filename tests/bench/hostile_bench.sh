@@ -106,8 +106,8 @@ serve_help=$("$podguard" serve --help 2>&1 || true)
 has_flag() { case $serve_help in *"$1"*) return 0 ;; *) return 1 ;; esac; }
 
 # start_podguard NAME [FLAG...]: a new podguard serve on free loopback ports;
-# sets pg_pid, pg_port, pg_metrics_port. Its stdout (the decision log) goes
-# to /dev/null, stderr to $work/NAME.err.
+# sets pg_pid, pg_port, pg_metrics_port. Its stdout (the JSON log) goes to
+# $pg_log (default /dev/null), stderr to $work/NAME.err.
 start_podguard() {
   local name=$1
   shift
@@ -117,7 +117,7 @@ start_podguard() {
   GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.tcache_count=1000} \
   "$podguard" serve --config "$config" --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" \
     --addr "127.0.0.1:$pg_port" --metrics-addr "127.0.0.1:$pg_metrics_port" "$@" \
-    >/dev/null 2>"$work/$name.err" &
+    >"${pg_log:-/dev/null}" 2>"$work/$name.err" &
   pg_pid=$!
   pids+=("$pg_pid")
   wait_tcp "$pg_port" "$pg_pid" && wait_tcp "$pg_metrics_port" "$pg_pid" ||
@@ -155,7 +155,7 @@ wait_ramp() {
 show_metrics() {
   local out
   if out=$(curl -sS -m 3 "http://127.0.0.1:$1/metrics" 2>&1); then
-    out=$(grep -E '^(podguard_http_|process_)' <<<"$out" || true)
+    out=$(grep -E '^(podguard_http_|podguard_connections?_|process_)' <<<"$out" || true)
     if [ -n "$out" ]; then
       sed 's/^/    /' <<<"$out"
     else
@@ -342,7 +342,7 @@ scenario_D() {
   else
     echo "  note: this build has no --drain-delay; running without it"
   fi
-  start_podguard d-podguard "${flags[@]}"
+  pg_log="$work/d-podguard.log" start_podguard d-podguard "${flags[@]}"
   wait_quiet
   local review ph pm t_term
   run_load d-review review -url "https://127.0.0.1:$pg_port/validate" -cacert "$cacert" \
@@ -374,7 +374,8 @@ scenario_D() {
     "$(js d-readyz '.transitions | map("\(.result)") | join(" -> ")')" "$(rel "$first_503")"
   printf '  /readyz (metrics port): %s; first 503 %s after SIGTERM\n' \
     "$(js d-readyz-metrics '.transitions | map("\(.result)") | join(" -> ")')" "$(rel "$first_503_m")"
-  sed -n '/"event":"\(signal\|draining\|stopped\|shutdown_timeout\)"/p' "$work/d-podguard.err" | sed 's/^/    /' | head -5
+  grep -v '"event":"admission"' "$work/d-podguard.log" | grep -E '"event":"(signal|draining|stopped|shutdown_timeout)"' |
+    sed 's/^/    /' | head -8 || true
   verdict D "$(eq "$exit_code" 0)" "exit code after SIGTERM: $exit_code (target 0)"
   verdict D "$([ "$(js d-review .failed_not_refused)" = 0 ] && [ "$(js d-review .ok)" -gt 0 ] && echo 1 || echo 0)" \
     "failed reviews other than refused connections: $(js d-review .failed_not_refused) of $(js d-review .sent) ($(failures d-review); target 0)"
