@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -858,6 +859,136 @@ TEST_CASE("serve: podguard review prints exactly what the webhook answers") {
   CHECK(malformed.exit_code == 2);
   CHECK(contains(malformed.err, "malformed AdmissionReview"));
   CHECK(Json::parse(webhook.post("{\"kind\": 1}").body) == Json::parse(malformed.out));
+}
+
+}  // namespace podguard
+
+namespace podguard {
+namespace {
+
+// Sends `bytes` on a plain TCP connection and returns what came back before
+// the server closed it (at most 3 s).
+std::optional<std::string> raw_exchange(int port, const std::string& bytes) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  timeval tv{3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (!bytes.empty()) ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string got;
+  char buf[4096];
+  bool closed = false;
+  for (ssize_t n; !closed;) {
+    n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      got.append(buf, static_cast<std::size_t>(n));
+    } else {
+      closed = n == 0 || errno == ECONNRESET;
+      if (!closed) break;  // timed out: the server kept it open
+    }
+  }
+  ::close(fd);
+  if (!closed) return std::nullopt;
+  return got;
+}
+
+}  // namespace
+
+// Each bad input on its own connection, each followed by a valid review that
+// must be answered as usual: no crash, no hang, a clear error where there is
+// an answer to give.
+TEST_CASE("serve: a matrix of bad framing, headers, bodies and TLS junk, each followed by a valid review") {
+  Webhook webhook({.extra = {"--header-timeout", "1"}});
+  const std::string review_body = std::string(review("CREATE", compliant_pod()).dump());
+  const auto post = [](const std::string& body) {
+    return "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  struct Case {
+    std::string name;
+    std::string request;  // sent over TLS
+    int status;           // expected answer
+  };
+  std::string deep(10000, '[');
+  const std::vector<Case> http_cases = {
+      {"garbage request line", "GARBAGE\r\n\r\n", 400},
+      {"method only", "GET\r\n\r\n", 400},
+      {"HTTP/2.0", "GET /healthz HTTP/2.0\r\n\r\n", 505},
+      {"extra token in the request line", "GET / HTTP/1.1 extra\r\n\r\n", 400},
+      {"method with a bad character", "G(T /healthz HTTP/1.1\r\n\r\n", 400},
+      {"absolute-form target", "GET http://x/healthz HTTP/1.1\r\n\r\n", 400},
+      {"control character in the target", "GET /he\x01lthz HTTP/1.1\r\n\r\n", 400},
+      {"Content-Length not a number", "POST /validate HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400},
+      {"negative Content-Length", "POST /validate HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
+      {"huge Content-Length", "POST /validate HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413},
+      {"conflicting Content-Length", "POST /validate HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400},
+      {"Content-Length over 3 MiB", "POST /validate HTTP/1.1\r\nContent-Length: 3145729\r\n\r\n", 413},
+      {"unknown transfer coding", "POST /validate HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+      {"chunked and Content-Length", "POST /validate HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n", 400},
+      {"bad chunk size", "POST /validate HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+      {"no CRLF after a chunk", "POST /validate HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd\r\n", 400},
+      {"chunk size line too long", "POST /validate HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(2000, '1'), 400},
+      {"chunk over 3 MiB", "POST /validate HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n400000\r\n", 413},
+      {"header without a colon", "GET /healthz HTTP/1.1\r\nNoColonHere\r\n\r\n", 400},
+      {"header name with a space", "GET /healthz HTTP/1.1\r\nBad Name: x\r\n\r\n", 400},
+      {"NUL in a header value", std::string("GET /healthz HTTP/1.1\r\nX-A: a\0b\r\n\r\n", 36), 400},
+      {"control byte in a header value", "GET /healthz HTTP/1.1\r\nX-A: a\x01" "b\r\n\r\n", 400},
+      {"DEL in a header value", "GET /healthz HTTP/1.1\r\nX-A: a\x7f" "b\r\n\r\n", 400},
+      {"headers over 64 KiB", "GET /healthz HTTP/1.1\r\nX-A: " + std::string(70000, 'a') + "\r\n\r\n", 431},
+      {"endless blank lines", std::string(70000, '\n'), 400},
+      {"a head that never ends", "POST /validate HTTP/1.1\r\nHost: x\r\n", 408},
+      {"a body that never comes", "POST /validate HTTP/1.1\r\nContent-Length: 100\r\n\r\n{", 408},
+      {"GET on /validate", "GET /validate HTTP/1.1\r\n\r\n", 405},
+      {"unknown path", "GET /mutate HTTP/1.1\r\n\r\n", 404},
+      {"empty body", post(""), 400},
+      {"null", post("null"), 400},
+      {"an array", post("[]"), 400},
+      {"an empty object", post("{}"), 400},
+      {"no kind", post(R"({"apiVersion":"admission.k8s.io/v1"})"), 400},
+      {"wrong kind", post(R"({"apiVersion":"admission.k8s.io/v1","kind":"Pod","request":{}})"), 400},
+      {"request not an object", post(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":7})"), 400},
+      {"operation PATCH", post(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"PATCH"}})"), 400},
+      {"no object on CREATE", post(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE"}})"), 400},
+      {"object a string", post(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE","object":"x"}})"), 400},
+      {"invalid UTF-8", post("{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"\xff\xfe\"}"), 400},
+      {"duplicate keys", post(R"({"kind":"AdmissionReview","kind":"AdmissionReview"})"), 400},
+      {"nesting 10000 deep", post(deep), 400},
+      {"number out of range", post("1e99999"), 400},
+      {"trailing garbage", post(review_body + "xyz"), 400},
+      {"truncated JSON", post(review_body.substr(0, review_body.size() / 2)), 400},
+  };
+  for (const Case& c : http_cases) {
+    INFO(c.name);
+    auto conn = webhook.connect();
+    REQUIRE(conn->send(c.request));
+    auto r = conn->read_response();
+    REQUIRE(r);
+    CHECK(r->status == c.status);
+    CHECK(Json::parse(r->body).contains("error"));
+    CHECK(webhook.admit(review("CREATE", compliant_pod()))["response"]["allowed"] == true);
+  }
+  const std::vector<std::pair<std::string, std::string>> tls_junk = {
+      {"plain HTTP on the TLS port", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"},
+      {"random bytes", std::string("\x9f\x00\x13\x37\xde\xad\xbe\xef\x00\x01", 10)},
+      {"a TLS record claiming 16 MiB", std::string("\x16\x03\x01\xff\xff", 5) + std::string(100, 'A')},
+      {"an SSLv2 hello", std::string("\x80\x2e\x01\x00\x02\x00\x15\x00\x00\x00\x10", 11)},
+      {"half a ClientHello", std::string("\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03", 11)},
+      {"nothing at all", ""},
+  };
+  for (const auto& [name, bytes] : tls_junk) {
+    INFO(name);
+    // Closed by the server: at once, or at the handshake's header timeout.
+    CHECK(raw_exchange(webhook.port(), bytes));
+    CHECK(webhook.admit(review("CREATE", compliant_pod()))["response"]["allowed"] == true);
+  }
+  CHECK(http_cases.size() + tls_junk.size() >= 40);
+  CHECK(webhook.process().count_events("listening") == 1);  // the same process all along
 }
 
 }  // namespace podguard

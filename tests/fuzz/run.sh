@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for
-# SECONDS (default 60), seeded from the test fixtures and the shared corpora.
+# SECONDS (default 60), seeded from the corpus kept in tests/fuzz/corpus,
+# the test fixtures and the shared corpora. scripts/test runs it for 30 s a
+# target on every CI run. What the fuzzer finds new goes to a temporary
+# directory; a crash, a leak or a timeout leaves its input in
+# build-fuzz/artifacts and fails the run.
 #   tests/fuzz/run.sh [SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,12 +18,9 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/manifests" "$work/reviews" "$work/configs" "$work/http" "$build/artifacts"
 find "$root/tests/fixtures" "$root/examples" "$root/../shared/fixtures" -type f \( -name '*.yaml' -o -name '*.json' \) \
   -size -64k -exec cp -t "$work/manifests" {} + 2>/dev/null || true
-cp "$root/examples/admission-review.json" "$work/reviews/"
-for dir in reviews manifests; do cp "$root/tests/bench/pod-review.json" "$work/$dir/"; done
-cp "$root/examples/policy.yaml" "$root/tests/fixtures/_cli/"*config*.yaml "$work/configs/"
-# HTTP requests: the first byte is the fuzzer's split step.
-printf '\x07POST /validate?timeout=10s HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}' >"$work/http/post"
-printf '\x03POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n2;x=y\r\nab\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.0\r\n\r\n' >"$work/http/chunked"
+# The kept corpus (HTTP requests: the first byte is the fuzzer's split step).
+for dir in manifests reviews configs http; do cp "$root/tests/fuzz/corpus/$dir/"* "$work/$dir/"; done
+cp "$root/tests/fixtures/_cli/"*config*.yaml "$work/configs/"
 for t in manifest_reader:manifests admission:reviews config:configs http_request:http; do
   name=${t%%:*}
   corpus=${t##*:}
