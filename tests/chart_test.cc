@@ -1326,6 +1326,18 @@ TEST_CASE("chart: helm lint --strict passes for every value set") {
     CHECK(r.exit_code == 0);
     CHECK(contains(r.out, "1 chart(s) linted, 0 chart(s) failed"));
   }
+  // The packaged chart carries its README, schema and icon.
+  const ProcessResult package = testing::run_process({*real_helm(), "package", kChartDir.string(), "-d",
+                                                      tmp.path().string()});
+  INFO(package.out << package.err);
+  REQUIRE(package.exit_code == 0);
+  const ProcessResult listing =
+      testing::run_process({"/bin/tar", "-tzf", (tmp.path() / "podguard-0.1.0.tgz").string()});
+  for (const char* file : {"podguard/README.md", "podguard/values.schema.json", "podguard/icon.svg",
+                           "podguard/templates/tests/webhook-test.yaml", "podguard/templates/certgen.yaml"}) {
+    INFO(file);
+    CHECK(contains(listing.out, std::string(file) + "\n"));
+  }
 }
 
 TEST_CASE("chart: every knob, rendered where Kubernetes expects it") {
@@ -1624,6 +1636,10 @@ TEST_CASE("chart: certgen mode: a hook Job with minimal RBAC, and a rendering th
   CHECK(weight(r.named("ServiceAccount", certgen)) < weight(job));
   // The webhook pods still get no token.
   CHECK(r.one("Deployment").at("spec").at("template").at("spec").at("automountServiceAccountToken") == false);
+
+  // A Job name is a label value too: 63 characters at most, whatever the release.
+  const Rendering longer = render({"--set", "tls.mode=certgen", "--set", "fullnameOverride=" + std::string(63, 'a')});
+  CHECK(longer.one("Job").at("metadata").at("name").get<std::string>().size() <= 63);
 }
 
 TEST_CASE("chart: helm test Pod: a review to the Service over verified TLS, expecting a deny") {
