@@ -222,6 +222,7 @@ struct HttpsServer::Shared {
   std::atomic<int> listen_fd{-1};
   std::size_t per_worker_connections = 1;  // options.max_connections shared out
   std::atomic<bool> stopping{false};
+  std::atomic<bool> listener_closed{false};  // by stop(): new connections are refused
   std::atomic<double> cut_after{15};
   std::atomic<std::size_t> listening_workers{0};  // the last to stop accepting closes the listener
   std::vector<Worker*> workers;
@@ -508,9 +509,12 @@ void HttpsServer::Worker::start_draining() {
     watching_listener_ = false;
   }
   if (shared_.listening_workers.fetch_sub(1) == 1) {
-    // No worker accepts any more: connections that arrive now are refused
-    // by the kernel instead of queuing for nobody.
+    // No worker accepts any more: the last takes what queued meanwhile, and
+    // connections that arrive after are refused by the kernel instead of
+    // queuing for nobody (and being reset at exit).
+    accept_all();
     close_fd(shared_.listen_fd.exchange(-1));
+    shared_.listener_closed.store(true, std::memory_order_release);
   }
   take_deliveries();
   for (Connection& c : connections_) {
@@ -993,9 +997,13 @@ bool HttpsServer::Worker::next_request_buffered(const Connection& c) const {
 }
 
 void HttpsServer::Worker::begin_write(Connection& c, HttpResponse& response, bool close) {
-  // (A worker may learn of the stop only after this answer: it counts.)
-  const bool draining = draining_ || shared_.stopping.load(std::memory_order_relaxed);
-  if (draining && !close) close = --c.drain_requests <= 0 || !next_request_buffered(c);
+  // Once the listener is closed, answers say Connection: close (a client
+  // that reconnects is refused and tries another endpoint). Not before: it
+  // would reconnect here, and a connection queued as the listener closes is
+  // reset.
+  if (shared_.listener_closed.load(std::memory_order_acquire) && !close) {
+    close = --c.drain_requests <= 0 || !next_request_buffered(c);
+  }
   close = close || !c.parser.keep_alive();
   c.close_after_write = close;
   if (response.status >= 400 && response.status < 500) shared_.stats.count_error(response.status, response.error_reason);
@@ -1168,6 +1176,11 @@ void HttpsServer::run() {
 }
 
 void HttpsServer::stop(double cut_after) {
+  // From now on the kernel queues at most one more connection while the
+  // workers take what has queued: a client that connects in that moment
+  // has its SYN go unanswered and its retry refused, instead of being
+  // accepted by the kernel and reset when the listener closes.
+  if (const int fd = shared_->listen_fd.load(); fd >= 0) ::listen(fd, 0);
   shared_->cut_after.store(cut_after);
   shared_->stopping.store(true, std::memory_order_release);
   for (const auto& w : workers_) w->wake();
@@ -1179,7 +1192,10 @@ void HttpsServer::stop(double cut_after) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   const int fd = shared_->listen_fd.load();
-  if (shared_->listening_workers.load() > 0 && fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  if (shared_->listening_workers.load() > 0 && fd >= 0) {
+    ::shutdown(fd, SHUT_RDWR);
+    shared_->listener_closed.store(true, std::memory_order_release);
+  }
 }
 
 }  // namespace podguard::server
