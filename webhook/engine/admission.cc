@@ -1,6 +1,7 @@
 #include "engine/admission.h"
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include "engine/json_access.h"
@@ -57,27 +58,35 @@ std::string ratchet_key(const Violation& v) {
   return key;
 }
 
+// Violations per rule, kept or omitted, and the rules some of whose
+// violations were omitted (beyond kMaxFindingsPerRule).
+struct RuleCounts {
+  std::map<std::string, std::size_t, std::less<>> totals;
+  std::set<std::string, std::less<>> capped;
+
+  explicit RuleCounts(const ObjectVerdict& verdict) {
+    for (const Violation& v : verdict.violations) ++totals[v.rule];
+    for (const OmittedFindings& m : verdict.omitted) {
+      totals[m.rule] += m.violations;
+      if (m.violations > 0) capped.insert(m.rule);
+    }
+  }
+  std::size_t total(std::string_view rule) const {
+    const auto it = totals.find(rule);
+    return it == totals.end() ? 0 : it->second;
+  }
+};
+
 // What an UPDATE's old object already broke. Ratcheting: a violation the old
 // object already had does not deny, so that fixing one problem never
 // requires fixing all of them.
 struct RatchetBase {
-  std::set<std::string> keys;                              // ratchet_key of every kept violation
-  std::map<std::string, std::size_t, std::less<>> totals;  // violations per rule, kept or omitted
-  std::set<std::string, std::less<>> capped;               // rules with omitted violations
+  explicit RatchetBase(const ObjectVerdict& old) : counts(old) {
+    for (const Violation& v : old.violations) keys.insert(ratchet_key(v));
+  }
+  std::set<std::string> keys;  // ratchet_key of every kept violation
+  RuleCounts counts;
 };
-
-RatchetBase ratchet_base(const ObjectVerdict& old) {
-  RatchetBase base;
-  for (const Violation& v : old.violations) {
-    base.keys.insert(ratchet_key(v));
-    ++base.totals[v.rule];
-  }
-  for (const OmittedFindings& m : old.omitted) {
-    base.totals[m.rule] += m.violations;
-    if (m.violations > 0) base.capped.insert(m.rule);
-  }
-  return base;
-}
 
 // Ratchets the new object's violations against `before`. Where either side
 // has more findings of a rule than the webhook keeps, the rule is judged by
@@ -86,12 +95,7 @@ RatchetBase ratchet_base(const ObjectVerdict& old) {
 class Ratchet {
  public:
   Ratchet(const ObjectVerdict& now, const RatchetBase* before) : before_(before) {
-    if (before_ == nullptr) return;
-    for (const Violation& v : now.violations) ++totals_[v.rule];
-    for (const OmittedFindings& m : now.omitted) {
-      totals_[m.rule] += m.violations;
-      if (m.violations > 0) capped_.insert(m.rule);
-    }
+    if (before_ != nullptr) now_.emplace(now);  // CREATE needs no counts
   }
   bool covers(const Violation& v) const {
     if (before_ == nullptr) return false;
@@ -101,16 +105,16 @@ class Ratchet {
   bool covers_omitted(const OmittedFindings& m) const { return before_ != nullptr && count_not_grown(m.rule); }
 
  private:
-  bool by_count(std::string_view rule) const { return capped_.count(rule) != 0 || before_->capped.count(rule) != 0; }
+  bool by_count(std::string_view rule) const {
+    return now_->capped.count(rule) != 0 || before_->counts.capped.count(rule) != 0;
+  }
   bool count_not_grown(std::string_view rule) const {
-    const auto now = totals_.find(rule);
-    const auto then = before_->totals.find(rule);
-    return then != before_->totals.end() && now != totals_.end() && now->second <= then->second;
+    const std::size_t then = before_->counts.total(rule);
+    return then > 0 && now_->total(rule) <= then;
   }
 
   const RatchetBase* before_;
-  std::map<std::string, std::size_t, std::less<>> totals_;
-  std::set<std::string, std::less<>> capped_;
+  std::optional<RuleCounts> now_;
 };
 
 // The line that stands for a rule's findings beyond the ones listed.
@@ -298,7 +302,7 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
   std::optional<RatchetBase> before;
   const Json* old_object = json::field(request, "oldObject");
   if (operation == "UPDATE" && old_object != nullptr && old_object->is_object()) {
-    before = ratchet_base(evaluate_object(policy, *old_object, options));
+    before.emplace(evaluate_object(policy, *old_object, options));
   }
   answer(verdict, before ? &*before : nullptr, o);
   result.outcome = std::move(o);

@@ -65,7 +65,7 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     const std::string_view image = json::as_string(json::field(c.spec, "image"));
     if (image.empty()) {
       out.add(
-          &c, [&] { return path(); },
+          &c, path,
           [&] {
             return std::string(
                 "no image is set; set image to a pinned reference such as registry.example.com/app:1.4.2 or "
@@ -77,7 +77,7 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     auto quoted = [&] { return "image \"" + std::string(image) + "\""; };
     if (!parsed.ref) {
       out.add(
-          &c, [&] { return path(); }, [&] { return quoted() + " is not a valid image reference: " + parsed.error; });
+          &c, path, [&] { return quoted() + " is not a valid image reference: " + parsed.error; });
       continue;
     }
     const ImageReference& ref = *parsed.ref;
@@ -88,7 +88,7 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     };
     if (!allowed_registries.empty() && !registry_allowed(allowed_registries, ref)) {
       out.add(
-          &c, [&] { return path(); },
+          &c, path,
           [&] {
             return quoted() + " comes from " + ref.registry + ", which is not in allowedRegistries (" +
                    join(allowed_registries) + "); use an image from an allowed registry";
@@ -98,19 +98,19 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     if (ref.digest.empty()) {
       if (ref.tag.empty()) {
         out.add(
-            &c, [&] { return path(); },
+            &c, path,
             [&] { return quoted() + " has no tag, so it means the mutable :latest; " + fix(); });
         continue;
       }
       if (tag_disallowed(disallowed, ref.tag)) {
         out.add(
-            &c, [&] { return path(); },
+            &c, path,
             [&] { return quoted() + " uses the mutable tag \"" + ref.tag + "\"; " + fix(); });
         continue;
       }
       if (require_digest) {
         out.add(
-            &c, [&] { return path(); },
+            &c, path,
             [&] {
               return quoted() + " is not pinned by digest and requireDigest is on; append @sha256:<digest> (e.g. " +
                      std::string(image) + "@sha256:<digest>)";
