@@ -12,7 +12,7 @@
 
 #include <httplib.h>
 
-#include "server/elastic_task_queue.h"
+#include "elastic_task_queue.h"
 
 namespace {
 

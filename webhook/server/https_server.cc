@@ -233,6 +233,28 @@ struct HttpsServer::Shared {
   void report(std::string_view event, std::string_view detail) const {
     if (errors) errors(event, detail);
   }
+
+  // The handler's answer; an exception becomes a 500 and an
+  // "internal_error" report naming the request. On a worker or the
+  // background thread.
+  HttpResponse answer(const HttpRequest& request) const {
+    HttpResponse response;
+    std::optional<std::string> failure;
+    try {
+      handler(request, response);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    } catch (...) {
+      failure = "unknown exception";
+    }
+    if (failure) {
+      report("internal_error", std::string(request.method) + " " + std::string(request.path) + ": " + *failure);
+      response = HttpResponse{};
+      response.status = 500;
+      response.body = R"({"error":"internal error"})";
+    }
+    return response;
+  }
 };
 
 // Runs the handler for requests with large bodies on its own thread, one at
@@ -381,7 +403,10 @@ class HttpsServer::Worker {
   void pause_accepting(int error);
   void resume_accepting();
   bool read_some(Connection& c, bool& progressed);
-  double stall_limit() const { return draining_ ? std::min(shared_.options.read_timeout, 1.0) : shared_.options.read_timeout; }
+  // Seconds a client may send nothing mid-request: a second while draining.
+  double stall_limit() const {
+    return draining_ ? std::min(shared_.options.read_timeout, 1.0) : shared_.options.read_timeout;
+  }
 
   Shared& shared_;
   int epoll_fd_ = -1;
@@ -408,19 +433,7 @@ void HttpsServer::Offload::loop() {
     if (!jobs_.empty()) {
       std::vector<Job> jobs = std::exchange(jobs_, {});
       lock.unlock();
-      for (Job& job : jobs) {
-        HttpResponse response;
-        try {
-          shared_.handler(job.request, response);
-        } catch (const std::exception& e) {
-          shared_.report("internal_error", std::string(job.request.method) + " " + std::string(job.request.path) +
-                                               ": " + e.what());
-          response = HttpResponse{};
-          response.status = 500;
-          response.body = R"({"error":"internal error"})";
-        }
-        job.worker->hand_back(job.connection, std::move(response));
-      }
+      for (Job& job : jobs) job.worker->hand_back(job.connection, shared_.answer(job.request));
       lock.lock();
       continue;
     }
@@ -1059,21 +1072,7 @@ void HttpsServer::Worker::dispatch(Connection& c) {
     shared_.offload->submit({this, &c, request});
     return;
   }
-  HttpResponse response;
-  std::optional<std::string> failure;
-  try {
-    shared_.handler(request, response);
-  } catch (const std::exception& e) {
-    failure = e.what();
-  } catch (...) {
-    failure = "unknown exception";
-  }
-  if (failure) {
-    shared_.report("internal_error", std::string(request.method) + " " + std::string(request.path) + ": " + *failure);
-    response = HttpResponse{};
-    response.status = 500;
-    response.body = R"({"error":"internal error"})";
-  }
+  HttpResponse response = shared_.answer(request);
   begin_write(c, response, false);
 }
 

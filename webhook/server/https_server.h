@@ -80,7 +80,7 @@ class HttpStats {
  public:
   std::atomic<std::int64_t> open{0};         // connections open now
   std::atomic<std::uint64_t> accepted{0};    // connections accepted
-  std::atomic<std::uint64_t> refused{0};     // closed on accept: no room and nothing to evict, or draining
+  std::atomic<std::uint64_t> refused{0};     // closed on accept: no room and nothing to evict
   std::atomic<std::uint64_t> evicted{0};     // closed to make room for a newcomer
   std::atomic<std::uint64_t> tls_failed{0};  // handshakes that failed (not TLS, bad certificate...)
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(TimeoutPhase::kCount)> timeouts{};

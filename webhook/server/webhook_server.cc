@@ -126,6 +126,18 @@ void json_reply(HttpResponse& res, int status, const Json& body, std::string_vie
   res.error_reason = error_reason;
 }
 
+// /healthz, /readyz and /metrics take GET and HEAD: anything else is
+// answered 405 here (true).
+bool refuse_unless_get(const HttpRequest& req, HttpResponse& res) {
+  if (req.method == "GET" || req.method == "HEAD") return false;
+  res.headers.emplace_back("Allow", "GET, HEAD");
+  json_reply(res, 405,
+             {{"error", "method " + std::string(req.method) + " is not allowed on " + std::string(req.path) +
+                            "; use GET"}},
+             "method_not_allowed");
+  return true;
+}
+
 class Webhook {
  public:
   Webhook(const ServeOptions& options, LogLevel level) : options_(options), log_(level) {}
@@ -135,7 +147,7 @@ class Webhook {
  private:
   int start();
   void prepare_process();
-  int serve(HttpsServer& https, HttpsServer& metrics, const std::string& https_addr, const std::string& metrics_addr);
+  int serve(HttpsServer& https, HttpsServer& metrics);
   bool drain(HttpsServer& https, std::future<void>& https_finished);
   bool load_policy(const char* reason);
   bool load_identity(const char* reason);
@@ -323,14 +335,7 @@ void Webhook::handle_https(const HttpRequest& req, HttpResponse& res) {
     return;
   }
   if (req.path == "/healthz" || req.path == "/readyz") {
-    if (req.method != "GET" && req.method != "HEAD") {
-      res.headers.emplace_back("Allow", "GET, HEAD");
-      json_reply(res, 405,
-                 {{"error", "method " + std::string(req.method) + " is not allowed on " + std::string(req.path) +
-                                "; use GET"}},
-                 "method_not_allowed");
-      return;
-    }
+    if (refuse_unless_get(req, res)) return;
     Json body;
     const int status = health(req.path, body);
     json_reply(res, status, body);
@@ -427,14 +432,7 @@ void Webhook::handle_metrics_port(const HttpRequest& req, HttpResponse& res) {
                "not_found");
     return;
   }
-  if (req.method != "GET" && req.method != "HEAD") {
-    res.headers.emplace_back("Allow", "GET, HEAD");
-    json_reply(res, 405,
-               {{"error", "method " + std::string(req.method) + " is not allowed on " + std::string(req.path) +
-                              "; use GET"}},
-               "method_not_allowed");
-    return;
-  }
+  if (refuse_unless_get(req, res)) return;
   if (req.path == "/metrics") {
     res.content_type = "text/plain; version=0.0.4; charset=utf-8";
     res.body = metrics_.render();
@@ -544,17 +542,16 @@ int Webhook::run() {
       report);
   metrics_.add_listener("https", &https.stats());
   metrics_.add_listener("metrics", &metrics.stats());
-  return serve(https, metrics, options_.addr, options_.metrics_addr);
+  return serve(https, metrics);
 }
 
 // Binds both ports, serves until SIGTERM or SIGINT, then drains.
-int Webhook::serve(HttpsServer& https, HttpsServer& metrics, const std::string& https_addr,
-                   const std::string& metrics_addr) {
+int Webhook::serve(HttpsServer& https, HttpsServer& metrics) {
   std::string error;
   const int https_port = https.bind(addr_->host, addr_->port, error);
-  if (https_port <= 0) return fail("cannot listen on " + https_addr + ": " + error);
+  if (https_port <= 0) return fail("cannot listen on " + options_.addr + ": " + error);
   const int metrics_port = metrics.bind(metrics_addr_->host, metrics_addr_->port, error);
-  if (metrics_port <= 0) return fail("cannot listen on " + metrics_addr + ": " + error);
+  if (metrics_port <= 0) return fail("cannot listen on " + options_.metrics_addr + ": " + error);
 
   std::promise<void> https_done;
   std::future<void> https_finished = https_done.get_future();

@@ -1,4 +1,4 @@
-#include "server/elastic_task_queue.h"
+#include "elastic_task_queue.h"
 
 #include <thread>
 
