@@ -90,12 +90,8 @@ class EchoServer {
 
   // A plain TCP connection, for clients that never speak TLS.
   int connect_raw() const {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const int fd = podguard::testing::connect_loopback(port_);
+    REQUIRE(fd >= 0);
     return fd;
   }
 
@@ -575,13 +571,9 @@ TEST_CASE("https server: stop closes the listener, answers the request in flight
   // The listener closes at once: a new connection is refused by the kernel.
   bool refused = false;
   for (int i = 0; i < 100 && !refused; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    refused = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno == ECONNREFUSED;
-    ::close(fd);
+    const int fd = podguard::testing::connect_loopback(server.port());
+    refused = fd < 0 && errno == ECONNREFUSED;
+    if (fd >= 0) ::close(fd);
     if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   CHECK(refused);

@@ -403,12 +403,8 @@ TEST_CASE("serve: out of file descriptors, it stops accepting for a moment inste
   // whether or not podguard accepts them, more than it has descriptors for.
   std::vector<int> sockets;
   for (int i = 0; i < 80; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(webhook.port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const int fd = testing::connect_loopback(webhook.port());
+    REQUIRE(fd >= 0);
     sockets.push_back(fd);
   }
   const auto paused = webhook.process().wait_for_event("accept_paused", 5000);
@@ -734,12 +730,8 @@ TEST_CASE("serve: clients trickling bytes at the metrics port do not delay /heal
   Webhook webhook;
   std::vector<int> tricklers;
   for (int i = 0; i < 64; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(webhook.metrics_port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const int fd = testing::connect_loopback(webhook.metrics_port());
+    REQUIRE(fd >= 0);
     REQUIRE(::send(fd, "GET /metr", 9, MSG_NOSIGNAL) == 9);
     tricklers.push_back(fd);
   }
@@ -869,15 +861,8 @@ namespace {
 // Sends `bytes` on a plain TCP connection and returns what came back before
 // the server closed it (at most 3 s).
 std::optional<std::string> raw_exchange(int port, const std::string& bytes) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
+  const int fd = testing::connect_loopback(port);
+  if (fd < 0) return std::nullopt;
   timeval tv{3, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   if (!bytes.empty()) ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);

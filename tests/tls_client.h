@@ -22,6 +22,24 @@
 
 namespace podguard::testing {
 
+// A plain TCP connection to 127.0.0.1:port: the descriptor, or -1 with errno
+// set (ECONNREFUSED once a listener is closed).
+inline int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const int error = errno;
+    ::close(fd);
+    errno = error;
+    return -1;
+  }
+  return fd;
+}
+
 struct HttpResponse {
   int status = 0;
   std::map<std::string, std::string> headers;  // names lowercased
@@ -59,12 +77,8 @@ class TlsConnection {
       ERR_clear_error();
       return nullptr;
     };
-    c->fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(c->fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail("connect failed");
+    c->fd_ = connect_loopback(port);
+    if (c->fd_ < 0) return fail("connect failed");
     int one = 1;
     setsockopt(c->fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->set_timeout(options.timeout_ms);

@@ -1,7 +1,6 @@
 # shellcheck shell=bash disable=SC2034  # exit_code, stop_ms, waited_total: read by the callers
 # Helpers shared by the benchmark and server test scripts (sourced, bash):
 # tools, loopback ports, waiting for a server, stopping it, reading /proc.
-# (tests/bench/webhook_bench.sh still has its own copies of most of them.)
 
 # install_missing TOOL[:PACKAGE]...: installs with apt-get the Debian package
 # (default: the tool's name) of each tool not on PATH.
@@ -63,7 +62,13 @@ stop_pid() {
   wait "$1" 2>/dev/null || exit_code=$?
 }
 
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# rss_kib PID: VmRSS of PID in KiB (read without forking, to sample often).
+rss_kib() {
+  local key value _
+  while read -r key value _; do
+    if [ "$key" = VmRSS: ]; then echo "$value"; return; fi
+  done <"/proc/$1/status"
+}
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 

@@ -37,17 +37,10 @@ die() { echo "webhook_bench: $*" >&2; exit 1; }
 
 # --- tools ------------------------------------------------------------------
 PATH=$PATH:/usr/sbin  # nginx
-missing=()
-for tool in wrk nginx curl jq openssl; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")  # each is also its Debian package's name
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo=sudo
-  echo "installing ${missing[*]} (apt-get)" >&2
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
-    { $sudo apt-get update -qq >/dev/null && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
-fi
+QUIET_WAIT=${QUIET_WAIT:-120}  # this script waits longer for quiet than lib.sh's default
+# shellcheck source=tests/bench/lib.sh
+. "$bench/lib.sh"  # install_missing, free_port, wait_tcp, rss_kib, hwm_kib, machine_busy_ticks, hz, wait_quiet
+install_missing wrk nginx curl jq openssl  # each is also its Debian package's name
 nginx_bin=$(command -v nginx) || die "nginx is not installed"
 
 # --- build ------------------------------------------------------------------
@@ -70,44 +63,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-used_ports=" "
-# free_port: a loopback TCP port nothing listens on (and not handed out yet).
-free_port() {
-  local port
-  while true; do
-    port=$((20000 + RANDOM % 40000))
-    case $used_ports in *" $port "*) continue ;; esac
-    if command -v ss >/dev/null 2>&1; then
-      ss -Htln "sport = :$port" 2>/dev/null | grep -q . && continue
-    else
-      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
-    fi
-    used_ports+="$port "
-    echo "$port"
-    return
-  done
-}
-
-# wait_tcp PORT PID: until PORT accepts connections (PID must stay alive).
-wait_tcp() {
-  local i
-  for i in $(seq 100); do
-    kill -0 "$2" 2>/dev/null || return 1
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-# rss_kib PID: VmRSS of PID in KiB (read without forking).
-rss_kib() {
-  local key value _
-  while read -r key value _; do
-    if [ "$key" = VmRSS: ]; then echo "$value"; return; fi
-  done <"/proc/$1/status"
-}
-hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-
 # cpu_ticks PID...: user+system clock ticks of the processes (all threads).
 cpu_ticks() {
   local total=0 pid stat
@@ -119,13 +74,6 @@ cpu_ticks() {
   done
   echo "$total"
 }
-# machine_busy_ticks: clock ticks every core spent not idle.
-machine_busy_ticks() {
-  local _cpu user nice system idle iowait irq softirq steal _rest
-  read -r _cpu user nice system idle iowait irq softirq steal _rest </proc/stat
-  echo $((user + nice + system + irq + softirq + steal))
-}
-hz=$(getconf CLK_TCK)
 # children_ticks VAR: user+system clock ticks of this shell's finished
 # children (the wrk runs, mostly), from the `times` builtin, which must run
 # in this shell, not in a $(...) subshell.
@@ -137,26 +85,6 @@ children_ticks() {
     printf "%d", s * hz + 0.5
   }' "$work/times")"
 }
-# wait_quiet: until the rest of the machine uses under a quarter of a core
-# for a second (at most $quiet_wait seconds); the figures of a shared
-# machine are otherwise noise. Reports how long it waited when it had to.
-quiet_wait=${QUIET_WAIT:-120}
-waited_total=0
-wait_quiet() {
-  local i b0 b1
-  for ((i = 0; i < quiet_wait; i++)); do
-    b0=$(machine_busy_ticks)
-    sleep 1
-    b1=$(machine_busy_ticks)
-    if [ $((b1 - b0)) -lt $((hz / 4)) ]; then
-      waited_total=$((waited_total + i))
-      return 0
-    fi
-  done
-  waited_total=$((waited_total + i))
-  echo "webhook_bench: the machine stayed busy for ${quiet_wait} s; measuring anyway" >&2
-}
-
 # --- inputs -----------------------------------------------------------------
 "$root/certs/make-certs.sh" -o "$work/certs" >/dev/null 2>"$work/certs.log" ||
   die "certs/make-certs.sh failed: $(cat "$work/certs.log")"
