@@ -158,3 +158,40 @@ TEST_CASE("http parser: chunk framing cannot make the raw request much larger th
   REQUIRE(fine.parse(one) == Status::kComplete);
   CHECK(fine.body(one).size() == 1000);
 }
+
+namespace {
+
+// The parser's verdict on `text` fed whole, and fed one byte at a time.
+std::pair<Status, Status> whole_and_bytewise(const std::string& text, HttpLimits limits) {
+  HttpRequestParser whole(limits);
+  const Status at_once = whole.parse(text);
+  HttpRequestParser pieces(limits);
+  Status status = Status::kNeedMore;
+  for (std::size_t n = 1; n <= text.size() && status == Status::kNeedMore; ++n) {
+    status = pieces.parse(std::string_view(text).substr(0, n));
+  }
+  return {at_once, status};
+}
+
+}  // namespace
+
+TEST_CASE("http parser: line limits in chunked bodies are judged the same whole and byte by byte (found by fuzzing)") {
+  const std::string head = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // A chunk size line of exactly the 1024-byte limit is allowed either way:
+  // its CR alone, before the LF arrives, does not count against it.
+  const std::string size_line = "1;" + std::string(1022, 'e') + "\r\nx\r\n0\r\n\r\n";
+  const auto [line_whole, line_split] = whole_and_bytewise(head + size_line, {512, 2048});
+  CHECK(line_whole == Status::kComplete);
+  CHECK(line_split == Status::kComplete);
+  // The trailer's limit is on all its lines together: one of 510 bytes and
+  // the start of a second is over 512 whichever way it arrives.
+  const std::string trailer = "0\r\n" + std::string(510, 't') + "\r\nmore";
+  const auto [trailer_whole, trailer_split] = whole_and_bytewise(head + trailer, {512, 2048});
+  CHECK(trailer_whole == Status::kError);
+  CHECK(trailer_split == Status::kError);
+  // A trailer line of exactly the limit, then the end: complete either way.
+  const std::string exact = "0\r\n" + std::string(512, 't') + "\r\n\r\n";
+  const auto [exact_whole, exact_split] = whole_and_bytewise(head + exact, {512, 2048});
+  CHECK(exact_whole == Status::kComplete);
+  CHECK(exact_split == Status::kComplete);
+}
