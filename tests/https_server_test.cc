@@ -210,30 +210,65 @@ TEST_CASE("https server: pipelined requests are answered in order") {
   }
 }
 
+// Answers read from a plain connection, counted as they arrive whole.
+class AnswerCounter {
+ public:
+  explicit AnswerCounter(int fd) : fd_(fd) {}
+  // Reads until `n` answers have arrived, or the connection ends.
+  void read_until(int n, std::atomic<int>& answered) {
+    char buf[16384];
+    while (answered < n) {
+      const ssize_t got = ::recv(fd_, buf, sizeof buf, 0);
+      if (got <= 0) return;
+      pending_.append(buf, static_cast<std::size_t>(got));
+      while (true) {
+        const std::size_t end = pending_.find("\r\n\r\n");
+        if (end == std::string::npos) break;
+        const std::size_t at = pending_.find("Content-Length: ");
+        const std::size_t length = std::stoul(pending_.substr(at + 16));
+        if (pending_.size() < end + 4 + length) break;
+        pending_.erase(0, end + 4 + length);
+        ++answered;
+      }
+    }
+  }
+
+ private:
+  int fd_;
+  std::string pending_;
+};
+
+// Over plain HTTP: the flooding client reads and writes from two threads at
+// once, which a socket allows and an OpenSSL connection does not (it
+// crashed now and then). The turns are the worker's, the same for TLS.
 TEST_CASE("https server: a client pipelining without pause does not keep its worker from the others") {
   HttpsServerOptions options;
   options.workers = 1;  // both clients on the same event loop
-  EchoServer server(options);
-  auto flood = server.connect();
-  auto other = server.connect();
+  EchoServer server(options, /*plain=*/true);
+  const int flood = server.connect_raw();
+  const int other = server.connect_raw();
   constexpr int kFlood = 3000;
   std::string requests;
   for (int i = 0; i < kFlood; ++i) requests += TlsConnection::request_text("GET", "/flood", "");
   std::atomic<int> answered{0};
-  auto reader = std::async(std::launch::async, [&] {
-    while (answered < kFlood && flood->read_response()) ++answered;
+  auto reader = std::async(std::launch::async, [&] { AnswerCounter(flood).read_until(kFlood, answered); });
+  auto writer = std::async(std::launch::async, [&] {
+    return ::send(flood, requests.data(), requests.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(requests.size());
   });
-  auto writer = std::async(std::launch::async, [&] { return flood->send(requests); });
   while (answered == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  auto r = other->request("GET", "/other");
+  const std::string request = TlsConnection::request_text("GET", "/other", "");
+  REQUIRE(::send(other, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+  std::atomic<int> other_answered{0};
+  AnswerCounter(other).read_until(1, other_answered);
   const int flood_answered_by_then = answered;
-  REQUIRE(r);
-  CHECK(r->status == 200);
+  CHECK(other_answered == 1);
   CHECK(writer.get());
   reader.wait();
   CHECK(answered == kFlood);
   // Served between the flood's turns, not after all of it.
   CHECK(flood_answered_by_then < kFlood - 500);
+  ::close(flood);
+  ::close(other);
 }
 
 TEST_CASE("https server: Expect: 100-continue gets an interim answer before the body is sent") {
