@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "engine/admission.h"
+#include "engine/admission/admission.h"
+#include "engine/rules/builtin.h"
 
 namespace podguard {
 namespace {
@@ -20,9 +21,9 @@ Json review(const std::string& operation, const Json& object, const Json& old_ob
 }
 
 Policy only(std::string_view rule, Action action) {
-  Policy p = Policy::defaults();
+  Policy p = Policy::defaults(builtin_rules());
   for (auto& s : p.rules) s.action = Action::kOff;
-  p.rules[RuleRegistry::builtin().index_of(rule).value()].action = action;
+  p.rules[builtin_rules().index_of(rule).value()].action = action;
   return p;
 }
 
@@ -52,7 +53,7 @@ TEST_CASE("fit_warnings keeps the total within 4096 bytes and says how many were
 }
 
 TEST_CASE("malformed reviews are errors with a reason") {
-  const Policy p = Policy::defaults();
+  const Policy p = Policy::defaults(builtin_rules());
   CHECK(review_admission_text(p, "{").error);
   CHECK(review_admission_text(p, "[]").error->message == "the body is not a JSON object");
   CHECK(review_admission(p, Json{{"apiVersion", "v1"}, {"kind", "AdmissionReview"}}).error->message.find("apiVersion") == 0);
@@ -80,7 +81,7 @@ TEST_CASE("UPDATE ratchets: only violations the old object lacked deny") {
 
 TEST_CASE("kinds without a pod spec are untouched") {
   Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "c"}}}};
-  const auto r = review_admission(Policy::defaults(), review("CREATE", cm));
+  const auto r = review_admission(Policy::defaults(builtin_rules()), review("CREATE", cm));
   REQUIRE(r.outcome);
   CHECK(r.outcome->decision == Decision::kUntouched);
   CHECK(r.outcome->response["response"]["allowed"] == true);
@@ -91,7 +92,7 @@ TEST_CASE("kinds without a pod spec are untouched") {
 namespace podguard {
 
 TEST_CASE("bodies nlohmann would throw on are malformed reviews, not crashes (found by fuzzing)") {
-  const Policy p = Policy::defaults();
+  const Policy p = Policy::defaults(builtin_rules());
   for (const char* body : {"555e55555O}\n}\n", "1e99999", "{\"a\": 1} {\"b\": 2}", "", "\xff"}) {
     INFO(body);
     const AdmissionResult r = review_admission_text(p, body);
@@ -181,7 +182,7 @@ TEST_CASE("UPDATE of an object with more findings of a rule than are listed ratc
 }
 
 TEST_CASE("a review of thousands of violating containers answers within the API server's limits") {
-  const Policy p = Policy::defaults();
+  const Policy p = Policy::defaults(builtin_rules());
   Json object = pod_with_containers(3000);
   for (Json& c : object["spec"]["containers"]) c["securityContext"] = {{"runAsUser", 0}, {"privileged", true}};
   const auto r = review_admission(p, review("CREATE", object));

@@ -40,12 +40,13 @@
 #include <httplib.h>
 
 #include "cert_factory.h"
-#include "engine/config.h"
-#include "engine/document.h"
-#include "engine/manifest_reader.h"
-#include "engine/policy.h"
-#include "engine/registry.h"
-#include "engine/rule.h"
+#include "engine/policy/config.h"
+#include "engine/reading/document.h"
+#include "engine/reading/manifest_reader.h"
+#include "engine/policy/policy.h"
+#include "engine/policy/registry.h"
+#include "engine/policy/rule.h"
+#include "engine/rules/builtin.h"
 #include "fixture_files.h"
 #include "server_process.h"
 #include "subprocess.h"
@@ -973,11 +974,11 @@ TEST_CASE("chart: the policy comes from values and is a valid PolicyConfig") {
     CHECK(cm.at("metadata").at("name") == kFullname + "-config");
     return cm.at("data").at("policy.yaml").get<std::string>();
   };
-  const auto& registry = RuleRegistry::builtin();
+  const auto& registry = builtin_rules();
 
   SUBCASE("default: the contract profile") {
     const std::string text = policy_of(render());
-    const ConfigLoad load = load_config(text);
+    const ConfigLoad load = load_config(text, builtin_rules());
     INFO(format_config_errors("policy.yaml", load.errors));
     REQUIRE(load.policy.has_value());
     CHECK(load.policy->profile == Profile::kContract);
@@ -1014,7 +1015,7 @@ TEST_CASE("chart: the policy comes from values and is a valid PolicyConfig") {
   allowAnnotationExemptions: false
 )");
     const std::string text = policy_of(render({"-f", values.string()}));
-    const ConfigLoad load = load_config(text);
+    const ConfigLoad load = load_config(text, builtin_rules());
     INFO(text);
     INFO(format_config_errors("policy.yaml", load.errors));
     REQUIRE(load.policy.has_value());

@@ -5,7 +5,7 @@
 #include <regex>
 #include <sstream>
 
-#include "engine/document.h"
+#include "engine/reading/document.h"
 #include "fixture_files.h"
 #include "subprocess.h"
 

@@ -2,7 +2,8 @@
 
 #include <string>
 
-#include "engine/config.h"
+#include "engine/policy/config.h"
+#include "engine/rules/builtin.h"
 #include "fixture_files.h"
 
 namespace podguard {
@@ -10,11 +11,11 @@ namespace {
 
 const std::string kHeader = "apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\n";
 
-std::size_t rule(std::string_view id) { return RuleRegistry::builtin().index_of(id).value(); }
+std::size_t rule(std::string_view id) { return builtin_rules().index_of(id).value(); }
 
 // The one error of a config expected to have exactly one.
 ConfigError only_error(const std::string& text) {
-  const ConfigLoad load = load_config(text);
+  const ConfigLoad load = load_config(text, builtin_rules());
   REQUIRE_FALSE(load.policy);
   REQUIRE_MESSAGE(load.errors.size() == 1, format_config_errors("config.yaml", load.errors));
   return load.errors.front();
@@ -40,7 +41,7 @@ exemptions:                  # skip rules for matching objects or containers
     reason: "legacy batch images, removal tracked in OPS-42"
     expires: 2027-03-31      # after this date the exemption stops applying
 allowAnnotationExemptions: true
-)");
+)", builtin_rules());
   REQUIRE_MESSAGE(load.policy, format_config_errors("example", load.errors));
   const Policy& p = *load.policy;
   CHECK(p.profile == Profile::kContract);
@@ -58,14 +59,14 @@ allowAnnotationExemptions: true
 }
 
 TEST_CASE("profiles set default actions") {
-  const ConfigLoad restricted = load_config(kHeader + "profile: pss-restricted\n");
+  const ConfigLoad restricted = load_config(kHeader + "profile: pss-restricted\n", builtin_rules());
   REQUIRE(restricted.policy);
   const Policy& p = *restricted.policy;
   CHECK(p.rules[rule("pss.runAsNonRoot")].action == Action::kDeny);
   CHECK(p.rules[rule("pss.privileged")].action == Action::kDeny);
   CHECK(p.rules[rule("pss.hostPathVolumes")].action == Action::kOff);  // replaced by restrictedVolumes
   CHECK(p.rules[rule("run-as-non-root")].action == Action::kOff);
-  const ConfigLoad mixed = load_config(kHeader + "profile: pss-baseline\nrules: {image-pinned: deny}\n");
+  const ConfigLoad mixed = load_config(kHeader + "profile: pss-baseline\nrules: {image-pinned: deny}\n", builtin_rules());
   REQUIRE(mixed.policy);
   CHECK(mixed.policy->rules[rule("image-pinned")].action == Action::kDeny);
   CHECK(mixed.policy->rules[rule("pss.runAsNonRoot")].action == Action::kOff);
@@ -145,7 +146,8 @@ TEST_CASE("every error is reported, in file order") {
                                       "profile: nope\n"
                                       "rules:\n"
                                       "  run-as-non-root: {minUid: 0}\n"
-                                      "allowAnnotationExemptions: maybe\n");
+                                      "allowAnnotationExemptions: maybe\n",
+                                      builtin_rules());
   REQUIRE_FALSE(load.policy);
   REQUIRE(load.errors.size() == 3);
   CHECK(load.errors[0].pos.line == 3);
@@ -156,10 +158,10 @@ TEST_CASE("every error is reported, in file order") {
 }
 
 TEST_CASE("empty and multi-document configs are errors") {
-  CHECK(load_config("").errors.size() == 1);
-  CHECK(load_config("# nothing\n").errors.size() == 1);
-  CHECK(load_config(kHeader + "---\n" + kHeader).errors.size() == 1);
-  CHECK(load_config("[1, 2]").errors.size() == 1);
+  CHECK(load_config("", builtin_rules()).errors.size() == 1);
+  CHECK(load_config("# nothing\n", builtin_rules()).errors.size() == 1);
+  CHECK(load_config(kHeader + "---\n" + kHeader, builtin_rules()).errors.size() == 1);
+  CHECK(load_config("[1, 2]", builtin_rules()).errors.size() == 1);
 }
 
 TEST_CASE("dates") {
@@ -175,7 +177,7 @@ TEST_CASE("dates") {
 namespace podguard {
 
 TEST_CASE("the example policy in examples/ is valid") {
-  const ConfigLoad load = load_config(testing::read_text(std::filesystem::path(PODGUARD_SOURCE_DIR) / "examples" / "policy.yaml"));
+  const ConfigLoad load = load_config(testing::read_text(std::filesystem::path(PODGUARD_SOURCE_DIR) / "examples" / "policy.yaml"), builtin_rules());
   CHECK_MESSAGE(load.policy, format_config_errors("examples/policy.yaml", load.errors));
 }
 

@@ -4,7 +4,8 @@
 
 #include <string>
 
-#include "engine/engine.h"
+#include "engine/policy/evaluate.h"
+#include "engine/rules/builtin.h"
 #include "fixture_files.h"
 
 namespace podguard {
@@ -14,8 +15,8 @@ using testing::yaml_object;
 
 // Violations of one rule, with only that rule on.
 std::vector<Violation> run(std::string_view rule, const std::string& yaml, const Json& params = Json::object()) {
-  Policy p = Policy::defaults();
-  const std::size_t index = RuleRegistry::builtin().index_of(rule).value();
+  Policy p = Policy::defaults(builtin_rules());
+  const std::size_t index = builtin_rules().index_of(rule).value();
   for (auto& s : p.rules) s.action = Action::kOff;
   p.rules[index].action = Action::kDeny;
   for (const auto& [k, v] : params.items()) p.rules[index].params[k] = v;

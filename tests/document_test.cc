@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "engine/document.h"
+#include "engine/reading/document.h"
 
 namespace podguard {
 

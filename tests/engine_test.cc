@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <string>
 
-#include "engine/config.h"
-#include "engine/engine.h"
+#include "engine/policy/config.h"
+#include "engine/policy/evaluate.h"
+#include "engine/rules/builtin.h"
 #include "fixture_files.h"
 
 namespace podguard {
@@ -13,7 +14,7 @@ namespace {
 using testing::yaml_object;
 
 Policy config(const std::string& body) {
-  ConfigLoad load = load_config("apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\n" + body);
+  ConfigLoad load = load_config("apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\n" + body, builtin_rules());
   REQUIRE_MESSAGE(load.policy, format_config_errors("test", load.errors));
   return std::move(*load.policy);
 }
@@ -52,7 +53,7 @@ TEST_CASE("objects without a namespace take the default one; names fall back to 
   const Json pod = yaml_object("apiVersion: v1\nkind: Pod\nmetadata: {generateName: web-7d9f-}\nspec: {containers: []}");
   EvalOptions options;
   options.default_namespace = "shop";
-  const ObjectVerdict v = evaluate_object(Policy::defaults(), pod, options);
+  const ObjectVerdict v = evaluate_object(Policy::defaults(builtin_rules()), pod, options);
   CHECK(v.ns == "shop");
   CHECK(v.name == "web-7d9f-");
   CHECK(v.display_name() == "Pod shop/web-7d9f-");
@@ -60,7 +61,7 @@ TEST_CASE("objects without a namespace take the default one; names fall back to 
 }
 
 TEST_CASE("other kinds are skipped, not errors") {
-  const ObjectVerdict v = evaluate_object(Policy::defaults(), yaml_object("apiVersion: v1\nkind: Service\nmetadata: {name: s}"), {});
+  const ObjectVerdict v = evaluate_object(Policy::defaults(builtin_rules()), yaml_object("apiVersion: v1\nkind: Service\nmetadata: {name: s}"), {});
   CHECK_FALSE(v.checked);
   CHECK(v.violations.empty());
   CHECK(v.worst() == Action::kOff);
@@ -77,7 +78,7 @@ items:
   items:
   - {apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {hostPID: true, containers: []}}
 )");
-  const auto verdicts = evaluate_document(Policy::defaults(), list, {});
+  const auto verdicts = evaluate_document(Policy::defaults(builtin_rules()), list, {});
   REQUIRE(verdicts.size() == 2);
   CHECK_FALSE(verdicts[0].checked);
   CHECK(verdicts[0].root.str() == "items[0]");
@@ -164,7 +165,7 @@ TEST_CASE("annotation exemptions") {
   const char* with_reason =
       "{podguard.io/exempt: \"probes-required, read-only-root-filesystem\", podguard.io/exempt-reason: \"migration, OPS-7\"}";
   SUBCASE("on the object") {
-    const ObjectVerdict v = evaluate_object(Policy::defaults(), object(with_reason, "{}"), {});
+    const ObjectVerdict v = evaluate_object(Policy::defaults(builtin_rules()), object(with_reason, "{}"), {});
     CHECK(count(v, "probes-required") == 0);
     CHECK(count(v, "read-only-root-filesystem") == 0);
     CHECK(count(v, "run-as-non-root") == 1);
@@ -173,19 +174,19 @@ TEST_CASE("annotation exemptions") {
     CHECK(v.exempted[0].reason == "migration, OPS-7");
   }
   SUBCASE("on the pod template, which the controller's pods carry") {
-    const ObjectVerdict v = evaluate_object(Policy::defaults(), object("{}", with_reason), {});
+    const ObjectVerdict v = evaluate_object(Policy::defaults(builtin_rules()), object("{}", with_reason), {});
     CHECK(count(v, "probes-required") == 0);
   }
   SUBCASE("without a reason it is ignored, with a note") {
     const ObjectVerdict v =
-        evaluate_object(Policy::defaults(), object("{podguard.io/exempt: probes-required}", "{}"), {});
+        evaluate_object(Policy::defaults(builtin_rules()), object("{podguard.io/exempt: probes-required}", "{}"), {});
     CHECK(count(v, "probes-required") == 1);
     REQUIRE(v.notes.size() == 1);
     CHECK(v.notes[0].find("podguard.io/exempt-reason") != std::string::npos);
   }
   SUBCASE("unknown rule ids are named in a note") {
     const ObjectVerdict v = evaluate_object(
-        Policy::defaults(),
+        Policy::defaults(builtin_rules()),
         object("{podguard.io/exempt: \"probes-requried\", podguard.io/exempt-reason: typo}", "{}"), {});
     CHECK(count(v, "probes-required") == 1);
     REQUIRE(v.notes.size() == 1);

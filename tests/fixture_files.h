@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/manifest_reader.h"
+#include "engine/reading/manifest_reader.h"
 
 namespace podguard::testing {
 

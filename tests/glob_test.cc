@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "engine/glob.h"
+#include "engine/policy/glob.h"
 
 namespace podguard {
 

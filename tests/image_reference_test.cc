@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "engine/image_reference.h"
+#include "engine/facts/image_reference.h"
 
 namespace podguard {
 

@@ -6,8 +6,9 @@
 
 #include <set>
 
-#include "engine/admission.h"
-#include "engine/engine.h"
+#include "engine/admission/admission.h"
+#include "engine/policy/evaluate.h"
+#include "engine/rules/builtin.h"
 #include "fixture_files.h"
 
 namespace podguard {
@@ -41,7 +42,7 @@ fs::path k8s_api_dir() {
 
 // A policy with every rule denying.
 Policy all_rules_denying() {
-  Policy everything = Policy::defaults();
+  Policy everything = Policy::defaults(builtin_rules());
   for (auto& s : everything.rules) s.action = Action::kDeny;
   return everything;
 }
@@ -52,8 +53,8 @@ TEST_CASE("fully populated Kubernetes API objects load and evaluate without erro
   const fs::path dir = k8s_api_dir();
   if (dir.empty()) return;
   const Policy everything = all_rules_denying();
-  const Policy policies[] = {Policy::defaults(), Policy::defaults(Profile::kPssBaseline),
-                             Policy::defaults(Profile::kPssRestricted), everything};
+  const Policy policies[] = {Policy::defaults(builtin_rules()), Policy::defaults(builtin_rules(), Profile::kPssBaseline),
+                             Policy::defaults(builtin_rules(), Profile::kPssRestricted), everything};
   const std::set<std::string> workloads = {"Pod",        "PodTemplate", "ReplicationController", "Deployment",
                                            "StatefulSet", "DaemonSet",  "ReplicaSet",            "Job",
                                            "CronJob"};
@@ -125,7 +126,7 @@ TEST_CASE("the webhook's reading of a review, parts left out, judges fully popul
   const fs::path dir = k8s_api_dir();
   if (dir.empty()) return;
   const Policy everything = all_rules_denying();
-  const Policy policies[] = {Policy::defaults(), Policy::defaults(Profile::kPssRestricted), everything};
+  const Policy policies[] = {Policy::defaults(builtin_rules()), Policy::defaults(builtin_rules(), Profile::kPssRestricted), everything};
   std::size_t compared = 0;
   for (const fs::path& file : testing::files_in(dir, ".json")) {
     INFO(file.string());

@@ -3,7 +3,7 @@
 #include <limits>
 #include <string>
 
-#include "engine/manifest_reader.h"
+#include "engine/reading/manifest_reader.h"
 
 namespace podguard {
 namespace {

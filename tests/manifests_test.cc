@@ -18,9 +18,10 @@
 #include <optional>
 #include <set>
 
-#include "engine/config.h"
-#include "engine/document.h"
-#include "engine/manifest_reader.h"
+#include "engine/policy/config.h"
+#include "engine/reading/document.h"
+#include "engine/reading/manifest_reader.h"
+#include "engine/rules/builtin.h"
 #include "fixture_files.h"
 #include "subprocess.h"
 
@@ -166,7 +167,7 @@ TEST_CASE("manifests: two spread replicas with probes, a PDB, and names that lin
   CHECK(pod["spec"]["volumes"][0]["configMap"]["name"] == objects.at("ConfigMap")["metadata"]["name"]);
   CHECK(pod["spec"]["volumes"][1]["secret"]["secretName"] == "podguard-tls");
   // The policy the ConfigMap carries is a valid PolicyConfig.
-  const ConfigLoad policy = load_config(objects.at("ConfigMap")["data"]["policy.yaml"].get<std::string>());
+  const ConfigLoad policy = load_config(objects.at("ConfigMap")["data"]["policy.yaml"].get<std::string>(), builtin_rules());
   CHECK_MESSAGE(policy.policy, format_config_errors("manifests/02-config.yaml", policy.errors));
   const Json& np = objects.at("NetworkPolicy");
   CHECK(np["spec"]["policyTypes"] == Json::array({"Ingress", "Egress"}));

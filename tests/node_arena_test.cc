@@ -1,13 +1,13 @@
-#include "engine/node_arena.h"
+#include "engine/reading/node_arena.h"
 
 #include <doctest/doctest.h>
 
 #include <string>
 #include <thread>
 
-#include "engine/admission.h"
-#include "engine/document.h"
-#include "engine/manifest_reader.h"
+#include "engine/admission/admission.h"
+#include "engine/reading/document.h"
+#include "engine/reading/manifest_reader.h"
 
 // Under ASan (the sanitizer build runs these too), a node freed to the
 // wrong place, or touched after its arena is gone, is a test failure.

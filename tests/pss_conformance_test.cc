@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/policy/evaluate.h"
+#include "engine/rules/builtin.h"
 #include "fixture_files.h"
 
 namespace podguard {
@@ -32,7 +33,7 @@ struct Outcome {
 };
 
 Outcome evaluate_file(const fs::path& path, Profile profile) {
-  const Policy policy = Policy::defaults(profile);
+  const Policy policy = Policy::defaults(builtin_rules(), profile);
   Outcome out;
   for (const Document& doc : testing::read_manifest(path)) {
     for (const ObjectVerdict& verdict : evaluate_document(policy, doc.value, EvalOptions{})) {
@@ -55,7 +56,7 @@ Profile profile_for(std::string_view level) {
 std::string reporting_rule(const std::string& check, Profile profile) {
   const std::string id = "pss." + check;
   if (profile != Profile::kPssRestricted) return id;
-  for (const Rule* rule : RuleRegistry::builtin().rules()) {
+  for (const Rule* rule : builtin_rules().rules()) {
     if (rule->replaces == id) return rule->doc.id;
   }
   return id;

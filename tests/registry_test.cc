@@ -3,7 +3,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "engine/registry.h"
+#include "engine/policy/registry.h"
+#include "engine/rules/builtin.h"
 
 namespace podguard {
 namespace {
@@ -25,7 +26,7 @@ Rule make(std::string id) {
 }  // namespace
 
 TEST_CASE("the built-in registry holds every rule of DESIGN.md with its default action") {
-  const RuleRegistry& reg = RuleRegistry::builtin();
+  const RuleRegistry& reg = builtin_rules();
   const std::pair<const char*, Action> contract[] = {
       {"run-as-non-root", Action::kDeny},           {"run-as-non-root-group", Action::kWarn},
       {"no-privileged", Action::kDeny},             {"probes-required", Action::kDeny},

@@ -15,7 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/policy/evaluate.h"
+#include "engine/rules/builtin.h"
 #include "fixture_files.h"
 
 namespace podguard {
@@ -60,7 +61,7 @@ Directives read_directives(const std::string& text, const fs::path& file) {
 }
 
 Policy only_rule(std::size_t rule, const Json& params) {
-  Policy p = Policy::defaults();
+  Policy p = Policy::defaults(builtin_rules());
   for (auto& s : p.rules) s.action = Action::kOff;
   p.rules[rule].action = Action::kDeny;
   for (const auto& [k, v] : params.items()) p.rules[rule].params[k] = v;
@@ -122,7 +123,7 @@ void run_fixture(const std::string& rule_id, std::size_t rule, const fs::path& f
 }  // namespace
 
 TEST_CASE("every rule has pass and fail fixtures, and they hold") {
-  const RuleRegistry& registry = RuleRegistry::builtin();
+  const RuleRegistry& registry = builtin_rules();
   const fs::path root = testing::test_fixtures_dir();
   for (std::size_t i = 0; i < registry.size(); ++i) {
     const std::string& id = registry.at(i).doc.id;
@@ -138,7 +139,7 @@ TEST_CASE("every rule has pass and fail fixtures, and they hold") {
 }
 
 TEST_CASE("every fixture folder belongs to a registered rule") {
-  const RuleRegistry& registry = RuleRegistry::builtin();
+  const RuleRegistry& registry = builtin_rules();
   for (const auto& entry : fs::directory_iterator(testing::test_fixtures_dir())) {
     if (!entry.is_directory()) continue;
     const std::string name = entry.path().filename().string();

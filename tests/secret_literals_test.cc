@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "engine/secret_literals.h"
+#include "engine/facts/secret_literals.h"
 
 namespace podguard {
 

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/document.h"
+#include "engine/reading/document.h"
 #include "server/json_log.h"
 #include "server/metrics.h"
 #include "server/shared_slot.h"

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/document.h"
+#include "engine/reading/document.h"
 
 namespace podguard::testing {
 

@@ -1,8 +1,8 @@
 #include <doctest/doctest.h>
 
-#include "engine/json_access.h"
-#include "engine/rule.h"
-#include "engine/workload.h"
+#include "engine/reading/json_access.h"
+#include "engine/policy/rule.h"
+#include "engine/facts/workload.h"
 #include "fixture_files.h"
 
 namespace podguard {

@@ -11,8 +11,9 @@
 #include <sstream>
 #include <string>
 
-#include "engine/admission.h"
-#include "engine/document.h"
+#include "engine/admission/admission.h"
+#include "engine/reading/document.h"
+#include "engine/rules/builtin.h"
 
 namespace {
 
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
   text << in.rdbuf();
   // Compact, as the API server sends it.
   const std::string body(podguard::Json::parse(text.str()).dump());
-  const podguard::Policy policy = podguard::Policy::defaults();
+  const podguard::Policy policy = podguard::Policy::defaults(podguard::builtin_rules());
 
   double read_us = 0, judge_us = 0, answer_us = 0, free_us = 0;
   long reviews = 0;

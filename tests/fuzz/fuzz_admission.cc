@@ -4,10 +4,11 @@
 #include <cstdint>
 #include <string_view>
 
-#include "engine/admission.h"
+#include "engine/admission/admission.h"
+#include "engine/rules/builtin.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const podguard::Policy policy = podguard::Policy::defaults();
+  static const podguard::Policy policy = podguard::Policy::defaults(podguard::builtin_rules());
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   const podguard::AdmissionResult r = podguard::review_admission_text(policy, body);
   if (r.error.has_value() == r.outcome.has_value()) __builtin_trap();

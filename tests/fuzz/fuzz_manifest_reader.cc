@@ -9,8 +9,9 @@
 #include <cstdint>
 #include <string_view>
 
-#include "engine/engine.h"
-#include "engine/manifest_reader.h"
+#include "engine/policy/evaluate.h"
+#include "engine/reading/manifest_reader.h"
+#include "engine/rules/builtin.h"
 
 namespace {
 
@@ -42,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   podguard::ReadLimits limits;
   limits.max_nodes = 200'000;
   static const podguard::Policy policy = [] {
-    podguard::Policy p = podguard::Policy::defaults();
+    podguard::Policy p = podguard::Policy::defaults(podguard::builtin_rules());
     for (auto& s : p.rules) s.action = podguard::Action::kDeny;
     return p;
   }();

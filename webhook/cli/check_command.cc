@@ -10,8 +10,8 @@
 
 #include "cli/manifest_files.h"
 #include "cli/policy_file.h"
-#include "engine/config.h"
-#include "engine/manifest_reader.h"
+#include "engine/policy/config.h"
+#include "engine/reading/manifest_reader.h"
 
 namespace podguard::cli {
 

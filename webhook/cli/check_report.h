@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/policy/evaluate.h"
 
 namespace podguard::cli {
 

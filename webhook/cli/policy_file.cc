@@ -6,12 +6,13 @@
 #include <iostream>
 #include <sstream>
 
-#include "engine/config.h"
+#include "engine/policy/config.h"
+#include "engine/rules/builtin.h"
 
 namespace podguard::cli {
 
 std::optional<Policy> load_policy_file(const std::string& path) {
-  if (path.empty()) return Policy::defaults();
+  if (path.empty()) return Policy::defaults(builtin_rules());
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::cerr << "podguard: cannot read config " << path << ": " << std::strerror(errno) << "\n";
@@ -19,7 +20,7 @@ std::optional<Policy> load_policy_file(const std::string& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  ConfigLoad loaded = load_config(text.str());
+  ConfigLoad loaded = load_config(text.str(), builtin_rules());
   if (!loaded.policy) {
     std::cerr << format_config_errors(path, loaded.errors);
     std::cerr << "podguard: config " << path << " is invalid (" << loaded.errors.size()

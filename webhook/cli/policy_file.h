@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "engine/policy.h"
+#include "engine/policy/policy.h"
 
 namespace podguard::cli {
 

@@ -4,7 +4,8 @@
 #include <ostream>
 
 #include "cli/check_report.h"
-#include "engine/registry.h"
+#include "engine/policy/registry.h"
+#include "engine/rules/builtin.h"
 
 namespace podguard::cli {
 namespace {
@@ -65,7 +66,7 @@ std::string message(const ObjectVerdict& v, const std::optional<std::string>& co
 }  // namespace
 
 void write_sarif(const CheckReport& report, std::ostream& out) {
-  const RuleRegistry& registry = RuleRegistry::builtin();
+  const RuleRegistry& registry = builtin_rules();
   OJson rules = OJson::array();
   for (const Rule* r : registry.rules()) {
     const Action default_action = r->pss_level == PssLevel::kNone ? r->contract_action : Action::kDeny;

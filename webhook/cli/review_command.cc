@@ -6,7 +6,7 @@
 
 #include "cli/manifest_files.h"
 #include "cli/policy_file.h"
-#include "engine/admission.h"
+#include "engine/admission/admission.h"
 
 namespace podguard::cli {
 

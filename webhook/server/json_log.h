@@ -20,7 +20,7 @@
 #include <string_view>
 #include <thread>
 
-#include "engine/document.h"
+#include "engine/reading/document.h"
 
 namespace podguard::server {
 

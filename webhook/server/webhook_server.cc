@@ -18,8 +18,9 @@
 #include <sstream>
 #include <thread>
 
-#include "engine/admission.h"
-#include "engine/config.h"
+#include "engine/admission/admission.h"
+#include "engine/policy/config.h"
+#include "engine/rules/builtin.h"
 #include "server/https_server.h"
 #include "server/json_log.h"
 #include "server/metrics.h"
@@ -192,7 +193,7 @@ bool Webhook::load_policy(const char* reason) {
   std::optional<std::string> text = read_file(options_.config_path, error);
   ConfigLoad loaded;
   if (text) {
-    loaded = load_config(*text);
+    loaded = load_config(*text, builtin_rules());
     if (!loaded.policy) error = format_config_errors(options_.config_path, loaded.errors);
   }
   if (!loaded.policy) {
@@ -464,7 +465,7 @@ int Webhook::start() {
   if (!load_policy("startup")) {
     std::string detail;
     std::optional<std::string> text = read_file(o.config_path, detail);
-    if (text) detail = format_config_errors(o.config_path, load_config(*text).errors);
+    if (text) detail = format_config_errors(o.config_path, load_config(*text, builtin_rules()).errors);
     while (!detail.empty() && detail.back() == '\n') detail.pop_back();
     return fail("invalid config:\n" + detail);
   }

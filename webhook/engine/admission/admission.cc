@@ -1,0 +1,338 @@
+#include "engine/admission/admission.h"
+
+#include <map>
+#include <optional>
+#include <set>
+
+#include "engine/reading/json_access.h"
+#include "engine/reading/manifest_reader.h"
+
+namespace podguard {
+
+std::string_view to_string(Decision d) {
+  switch (d) {
+    case Decision::kAllowed:
+      return "allowed";
+    case Decision::kDenied:
+      return "denied";
+    case Decision::kUntouched:
+      return "untouched";
+  }
+  return "untouched";
+}
+
+namespace {
+
+constexpr std::size_t kMaxDenyMessage = 16 * 1024;
+constexpr std::size_t kMaxAuditValue = 2048;
+
+// Cuts s to at most `limit` bytes without splitting a UTF-8 character,
+// ending in "..." when it had to cut.
+std::string cut(std::string s, std::size_t limit) {
+  if (s.size() <= limit) return s;
+  std::size_t end = limit >= 3 ? limit - 3 : 0;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  s.resize(end);
+  s += "...";
+  return s;
+}
+
+// A violation's identity across an update: the rule and the field, with a
+// container's list index replaced by its name so reordering changes nothing.
+std::string ratchet_key(const Violation& v) {
+  std::string key = v.rule + "|";
+  const auto& segments = v.path.segments();
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const auto& s = segments[i];
+    const bool container_index = s.is_index && i > 0 && v.container &&
+                                 (segments[i - 1].key == "containers" || segments[i - 1].key == "initContainers" ||
+                                  segments[i - 1].key == "ephemeralContainers");
+    if (container_index) {
+      key += "[" + *v.container + "]";
+    } else if (s.is_index) {
+      key += "[" + std::to_string(s.index) + "]";
+    } else {
+      key += "." + s.key;
+    }
+  }
+  return key;
+}
+
+// Violations per rule, kept or omitted, and the rules some of whose
+// violations were omitted (beyond kMaxFindingsPerRule).
+struct RuleCounts {
+  std::map<std::string, std::size_t, std::less<>> totals;
+  std::set<std::string, std::less<>> capped;
+
+  explicit RuleCounts(const ObjectVerdict& verdict) {
+    for (const Violation& v : verdict.violations) ++totals[v.rule];
+    for (const OmittedFindings& m : verdict.omitted) {
+      totals[m.rule] += m.violations;
+      if (m.violations > 0) capped.insert(m.rule);
+    }
+  }
+  std::size_t total(std::string_view rule) const {
+    const auto it = totals.find(rule);
+    return it == totals.end() ? 0 : it->second;
+  }
+};
+
+// What an UPDATE's old object already broke. Ratcheting: a violation the old
+// object already had does not deny, so that fixing one problem never
+// requires fixing all of them.
+struct RatchetBase {
+  explicit RatchetBase(const ObjectVerdict& old) : counts(old) {
+    for (const Violation& v : old.violations) keys.insert(ratchet_key(v));
+  }
+  std::set<std::string> keys;  // ratchet_key of every kept violation
+  RuleCounts counts;
+};
+
+// Ratchets the new object's violations against `before`. Where either side
+// has more findings of a rule than the webhook keeps, the rule is judged by
+// count (no more violations than before: all ratcheted), since the omitted
+// findings have no keys to compare.
+class Ratchet {
+ public:
+  Ratchet(const ObjectVerdict& now, const RatchetBase* before) : before_(before) {
+    if (before_ != nullptr) now_.emplace(now);  // CREATE needs no counts
+  }
+  bool covers(const Violation& v) const {
+    if (before_ == nullptr) return false;
+    if (by_count(v.rule)) return count_not_grown(v.rule);
+    return before_->keys.count(ratchet_key(v)) != 0;
+  }
+  bool covers_omitted(const OmittedFindings& m) const { return before_ != nullptr && count_not_grown(m.rule); }
+
+ private:
+  bool by_count(std::string_view rule) const {
+    return now_->capped.count(rule) != 0 || before_->counts.capped.count(rule) != 0;
+  }
+  bool count_not_grown(std::string_view rule) const {
+    const std::size_t then = before_->counts.total(rule);
+    return then > 0 && now_->total(rule) <= then;
+  }
+
+  const RatchetBase* before_;
+  std::optional<RuleCounts> now_;
+};
+
+// The line that stands for a rule's findings beyond the ones listed.
+std::string omitted_text(const OmittedFindings& m) {
+  return "[" + m.rule + "] and " + std::to_string(m.violations) + " more " +
+         (m.violations == 1 ? "finding" : "findings") + " of this rule (the webhook lists " +
+         std::to_string(kMaxFindingsPerRule) + " per rule; podguard check on the manifest lists all)";
+}
+
+// The parts of a response that follow from a verdict: the deny message,
+// warnings and audit annotations, in rule order, with each rule's omitted
+// findings summed up after its listed ones.
+struct Answer {
+  std::vector<std::string> denies;
+  std::set<std::string, std::less<>> deny_rules;
+  std::size_t deny_findings = 0;
+  std::vector<std::string> warnings;
+  Json audit = Json::object();
+
+  void add(Action action, bool ratcheted, std::string_view rule, std::string text, std::string audit_entry,
+           std::size_t findings) {
+    switch (action) {
+      case Action::kDeny:
+        if (ratcheted) {
+          warnings.push_back("(already present, not denied on update) " + text);
+        } else {
+          denies.push_back(std::move(text));
+          deny_rules.emplace(rule);
+          deny_findings += findings;
+        }
+        break;
+      case Action::kWarn:
+        warnings.push_back(std::move(text));
+        break;
+      case Action::kAudit: {
+        std::string value = audit.contains(rule) ? audit[rule].get<std::string>() + "; " + audit_entry : audit_entry;
+        audit[rule] = cut(std::move(value), kMaxAuditValue);
+        break;
+      }
+      case Action::kOff:
+        break;
+    }
+  }
+};
+
+void answer(ObjectVerdict& verdict, const RatchetBase* before, AdmissionOutcome& o) {
+  const Ratchet ratchet(verdict, before);
+  Answer a;
+  o.ratcheted.assign(verdict.violations.size(), false);
+  const auto omitted_of = [&](std::string_view rule) -> const OmittedFindings* {
+    for (const OmittedFindings& m : verdict.omitted) {
+      if (m.rule == rule && m.violations > 0) return &m;
+    }
+    return nullptr;
+  };
+  for (std::size_t i = 0; i < verdict.violations.size(); ++i) {
+    const Violation& v = verdict.violations[i];
+    o.ratcheted[i] = v.action == Action::kDeny && ratchet.covers(v);
+    std::string entry = (v.container ? "container \"" + *v.container + "\" " : "") + v.path.str() + ": " + v.message;
+    a.add(v.action, o.ratcheted[i], v.rule, "[" + v.rule + "] " + entry, entry, 1);
+    const bool last_of_rule = i + 1 == verdict.violations.size() || verdict.violations[i + 1].rule != v.rule;
+    if (!last_of_rule) continue;
+    if (const OmittedFindings* m = omitted_of(v.rule)) {
+      const bool ratcheted = m->action == Action::kDeny && ratchet.covers_omitted(*m);
+      o.omitted.push_back({*m, ratcheted});
+      const std::string text = omitted_text(*m);
+      a.add(m->action, ratcheted, m->rule, text, text.substr(m->rule.size() + 3), m->violations);
+    }
+  }
+  for (const std::string& note : verdict.notes) a.warnings.push_back(note);
+  if (!verdict.exempted.empty()) {
+    std::set<std::pair<std::string, std::string>> seen;
+    std::string value;
+    for (const AppliedExemption& e : verdict.exempted) {
+      if (!seen.emplace(e.rule, e.reason).second) continue;
+      value += (value.empty() ? "" : "; ") + e.rule + " (" + e.source + "): " + e.reason;
+    }
+    a.audit["exempted"] = cut(std::move(value), kMaxAuditValue);
+  }
+
+  Json& response = o.response["response"];
+  if (!a.denies.empty()) {
+    const std::size_t rules = a.deny_rules.size();
+    std::string message = verdict.display_name() + " breaks " + std::to_string(rules) +
+                          (rules == 1 ? " rule" : " rules") + " of the container contract";
+    if (a.deny_findings > rules) message += " (" + std::to_string(a.deny_findings) + " findings)";
+    message += ':';
+    for (const std::string& d : a.denies) message += "\n- " + d;
+    response["allowed"] = false;
+    response["status"] = {
+        {"status", "Failure"}, {"reason", "Forbidden"}, {"code", 403}, {"message", cut(message, kMaxDenyMessage)}};
+    o.decision = Decision::kDenied;
+  } else {
+    o.decision = Decision::kAllowed;
+  }
+  if (!a.warnings.empty()) response["warnings"] = fit_warnings(a.warnings);
+  if (!a.audit.empty()) response["auditAnnotations"] = std::move(a.audit);
+  o.violations = std::move(verdict.violations);
+  o.exempted = std::move(verdict.exempted);
+}
+
+AdmissionResult fail(std::string message) {
+  AdmissionResult r;
+  r.error = AdmissionError{std::move(message)};
+  return r;
+}
+
+Json response_envelope(const std::string& api_version, const std::string& uid) {
+  Json review;
+  review["apiVersion"] = api_version;
+  review["kind"] = "AdmissionReview";
+  review["response"]["uid"] = uid;
+  review["response"]["allowed"] = true;
+  return review;
+}
+
+}  // namespace
+
+std::vector<std::string> fit_warnings(const std::vector<std::string>& warnings) {
+  std::vector<std::string> out;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < warnings.size(); ++i) {
+    std::string w = cut(warnings[i], kMaxWarningLength);
+    const std::size_t left = warnings.size() - i - 1;
+    // Keep room for the closing "N more" note unless this is the last one.
+    const std::size_t reserve = left > 0 ? 64 : 0;
+    if (total + w.size() + reserve > kMaxWarningsTotal) {
+      out.push_back(std::to_string(warnings.size() - i) +
+                    " more warnings not shown; run podguard check on the manifest to see all");
+      return out;
+    }
+    total += w.size();
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+AdmissionResult review_admission(const Policy& policy, const Json& review, Day today) {
+  if (!review.is_object()) return fail("the body is not a JSON object");
+  const std::string_view api_version = json::as_string(json::field(&review, "apiVersion"));
+  if (api_version != "admission.k8s.io/v1" && api_version != "admission.k8s.io/v1beta1") {
+    return fail("apiVersion must be admission.k8s.io/v1 (or v1beta1), got \"" + cut(std::string(api_version), 64) + "\"");
+  }
+  if (json::as_string(json::field(&review, "kind")) != "AdmissionReview") {
+    return fail("kind must be AdmissionReview");
+  }
+  const Json* request = json::field(&review, "request");
+  if (request == nullptr || !request->is_object()) return fail("request is missing");
+  const std::string_view uid = json::as_string(json::field(request, "uid"));
+  if (uid.empty()) return fail("request.uid is missing");
+  const std::string_view operation = json::as_string(json::field(request, "operation"));
+  if (operation != "CREATE" && operation != "UPDATE" && operation != "DELETE" && operation != "CONNECT") {
+    return fail("request.operation must be CREATE, UPDATE, DELETE or CONNECT");
+  }
+
+  AdmissionOutcome o;
+  o.uid = uid;
+  o.operation = operation;
+  o.kind = json::as_string(json::field(request, {"kind", "kind"}));
+  o.ns = json::as_string(json::field(request, "namespace"));
+  o.name = json::as_string(json::field(request, "name"));
+  o.sub_resource = json::as_string(json::field(request, "subResource"));
+  o.dry_run = json::is_true(json::field(request, "dryRun"));
+  o.response = response_envelope(std::string(api_version), o.uid);
+  AdmissionResult result;
+
+  if (operation == "DELETE" || operation == "CONNECT" || !o.sub_resource.empty()) {
+    result.outcome = std::move(o);
+    return result;
+  }
+  const Json* object = json::field(request, "object");
+  if (object == nullptr || !object->is_object()) return fail("request.object is missing for " + o.operation);
+
+  EvalOptions options;
+  options.default_namespace = o.ns;
+  options.today = today;
+  options.max_findings_per_rule = kMaxFindingsPerRule;
+  ObjectVerdict verdict = evaluate_object(policy, *object, options);
+  if (o.name.empty()) o.name = verdict.name;
+  if (o.ns.empty()) o.ns = verdict.ns;
+  if (!verdict.checked) {
+    result.outcome = std::move(o);
+    return result;
+  }
+  std::optional<RatchetBase> before;
+  const Json* old_object = json::field(request, "oldObject");
+  if (operation == "UPDATE" && old_object != nullptr && old_object->is_object()) {
+    before.emplace(evaluate_object(policy, *old_object, options));
+  }
+  answer(verdict, before ? &*before : nullptr, o);
+  result.outcome = std::move(o);
+  return result;
+}
+
+ReadResult read_admission_review(std::string_view body) {
+  // The same strict reader as `podguard check` (RFC 8259, valid UTF-8, no
+  // duplicate keys), so both judge the same bytes the same way.
+  ReadLimits limits;
+  limits.record_positions = false;  // responses name fields by path, not by line
+  limits.drop_managed_fields = true;
+  limits.drop_unread_review_fields = true;
+  limits.use_arena = true;
+  return read_documents(body, InputFormat::kJson, limits);
+}
+
+AdmissionResult review_admission_read(const Policy& policy, const ReadResult& read, Day today) {
+  if (read.error) {
+    return fail("the body is not valid JSON: " + read.error->message + " (line " + std::to_string(read.error->pos.line) +
+                ", column " + std::to_string(read.error->pos.column) + ")");
+  }
+  if (read.documents.size() != 1) {
+    return fail(read.documents.empty() ? "the body is empty" : "the body holds more than one JSON value");
+  }
+  return review_admission(policy, read.documents.front().value, today);
+}
+
+AdmissionResult review_admission_text(const Policy& policy, std::string_view body, Day today) {
+  return review_admission_read(policy, read_admission_review(body), today);
+}
+
+}  // namespace podguard

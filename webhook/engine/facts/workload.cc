@@ -1,0 +1,147 @@
+#include "engine/facts/workload.h"
+
+#include <array>
+
+#include "engine/reading/json_access.h"
+
+namespace podguard {
+namespace {
+
+const Json& empty_object() {
+  static const Json kEmpty = Json::object();
+  return kEmpty;
+}
+
+struct WorkloadShape {
+  std::string_view kind;
+  std::string_view group;  // "" is the core group
+  // Keys from the object root to the pod template ({} for a Pod itself).
+  std::initializer_list<std::string_view> template_keys;
+  bool long_running;
+};
+
+constexpr std::string_view kCore;
+
+const std::array<WorkloadShape, 9>& shapes() {
+  static const std::array<WorkloadShape, 9> kShapes = {{
+      {"Pod", kCore, {}, true},  // refined by restartPolicy below
+      {"PodTemplate", kCore, {"template"}, true},
+      {"ReplicationController", kCore, {"spec", "template"}, true},
+      {"Deployment", "apps", {"spec", "template"}, true},
+      {"StatefulSet", "apps", {"spec", "template"}, true},
+      {"DaemonSet", "apps", {"spec", "template"}, true},
+      {"ReplicaSet", "apps", {"spec", "template"}, true},
+      {"Job", "batch", {"spec", "template"}, false},
+      {"CronJob", "batch", {"spec", "jobTemplate", "spec", "template"}, false},
+  }};
+  return kShapes;
+}
+
+// "apps/v1" -> "apps"; "v1" -> "". Deployments once lived in extensions.
+bool group_matches(std::string_view api_version, std::string_view group) {
+  if (api_version.empty()) return true;  // be lenient: kind alone decides
+  const auto slash = api_version.find('/');
+  const std::string_view actual = slash == std::string_view::npos ? std::string_view() : api_version.substr(0, slash);
+  if (actual == group) return true;
+  return group == "apps" && actual == "extensions";
+}
+
+bool owned_by_job(const Json* metadata) {
+  for (const Json& ref : json::items(json::field(metadata, "ownerReferences"))) {
+    if (json::as_string(json::field(&ref, "kind")) == "Job") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+PodView::PodView(const Json& object, std::string_view kind, const Json* spec, FieldPath spec_path,
+                 const Json* metadata, FieldPath metadata_path, bool long_running)
+    : object_(&object),
+      kind_(kind),
+      spec_(spec != nullptr && spec->is_object() ? spec : &empty_object()),
+      spec_path_(std::move(spec_path)),
+      metadata_(metadata != nullptr && metadata->is_object() ? metadata : nullptr),
+      metadata_path_(std::move(metadata_path)),
+      long_running_(long_running) {
+  struct List {
+    std::string_view key;
+    ContainerKind kind;
+  };
+  for (const List& list : {List{"initContainers", ContainerKind::kInit}, List{"containers", ContainerKind::kRegular},
+                           List{"ephemeralContainers", ContainerKind::kEphemeral}}) {
+    const auto& entries = json::items(json::field(spec_, list.key));
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (!entries[i].is_object()) continue;
+      ContainerView c;
+      c.spec = &entries[i];
+      c.name = json::as_string(json::field(c.spec, "name"));
+      c.kind = list.kind;
+      c.index = i;
+      c.sidecar = list.kind == ContainerKind::kInit &&
+                  json::as_string(json::field(c.spec, "restartPolicy")) == "Always";
+      containers_.push_back(c);
+    }
+  }
+}
+
+bool PodView::is_windows() const { return json::as_string(json::field(spec_, {"os", "name"})) == "windows"; }
+
+FieldPath PodView::container_path(const ContainerView& c) const {
+  std::string_view list = "containers";
+  if (c.kind == ContainerKind::kInit) list = "initContainers";
+  if (c.kind == ContainerKind::kEphemeral) list = "ephemeralContainers";
+  return spec_path_.key(list).index(c.index);
+}
+
+const Json* PodView::pod_security_context() const { return json::field(spec_, "securityContext"); }
+
+Effective PodView::effective(const ContainerView& c, std::initializer_list<std::string_view> keys) const {
+  const Json* v = json::field(json::field(c.spec, "securityContext"), keys);
+  if (v != nullptr && !v->is_null()) return {v, Origin::kContainer};
+  v = json::field(pod_security_context(), keys);
+  if (v != nullptr && !v->is_null()) return {v, Origin::kPod};
+  return {};
+}
+
+FieldPath PodView::effective_path(const ContainerView& c, Origin origin,
+                                  std::initializer_list<std::string_view> keys) const {
+  FieldPath p = origin == Origin::kPod ? spec_path_.key("securityContext")
+                                       : container_path(c).key("securityContext");
+  for (std::string_view k : keys) p.push_key(k);
+  return p;
+}
+
+std::optional<PodView> find_pod(const Json& object) {
+  if (!object.is_object()) return std::nullopt;
+  const std::string_view kind = json::as_string(json::field(&object, "kind"));
+  const std::string_view api_version = json::as_string(json::field(&object, "apiVersion"));
+  for (const WorkloadShape& shape : shapes()) {
+    if (shape.kind != kind || !group_matches(api_version, shape.group)) continue;
+    const Json* tmpl = &object;
+    FieldPath tmpl_path;
+    for (std::string_view k : shape.template_keys) {
+      tmpl = json::field(tmpl, k);
+      tmpl_path.push_key(k);
+    }
+    const Json* metadata = json::field(tmpl, "metadata");
+    const Json* spec = json::field(tmpl, "spec");
+    bool long_running = shape.long_running;
+    if (kind == "Pod") {
+      const std::string_view restart = json::as_string(json::field(spec, "restartPolicy"));
+      long_running = (restart.empty() || restart == "Always") && !owned_by_job(metadata);
+    }
+    return PodView(object, kind, spec, tmpl_path.key("spec"), metadata, tmpl_path.key("metadata"), long_running);
+  }
+  return std::nullopt;
+}
+
+bool is_list(const Json& object) {
+  if (!object.is_object()) return false;
+  const std::string_view kind = json::as_string(json::field(&object, "kind"));
+  if (kind.size() < 4 || kind.substr(kind.size() - 4) != "List") return false;
+  const Json* items = json::field(&object, "items");
+  return items != nullptr && items->is_array();
+}
+
+}  // namespace podguard

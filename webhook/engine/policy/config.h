@@ -1,0 +1,39 @@
+// The PolicyConfig file (apiVersion podguard.io/v1alpha1), read by both
+// `podguard check` and `podguard serve`. Validation is strict: an unknown
+// key, a wrong type, a bad action, glob or date is an error that names the
+// line, the column and the key. Every error is reported, not just the first.
+//
+// The engine does not read files: callers pass the text and the name to
+// show in messages.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/policy/policy.h"
+
+namespace podguard {
+
+inline constexpr std::string_view kConfigApiVersion = "podguard.io/v1alpha1";
+inline constexpr std::string_view kConfigKind = "PolicyConfig";
+
+struct ConfigError {
+  SourcePos pos;
+  std::string key;      // dotted path of the offending key, e.g. rules.image-pinned.requireDigest
+  std::string message;  // plain sentence
+};
+
+struct ConfigLoad {
+  std::optional<Policy> policy;  // set when there are no errors
+  std::vector<ConfigError> errors;
+};
+
+// Reads a PolicyConfig for the rules of `registry`.
+ConfigLoad load_config(std::string_view text, const RuleRegistry& registry);
+
+// "file:line:col: key: message", one line each.
+std::string format_config_errors(std::string_view source_name, const std::vector<ConfigError>& errors);
+
+}  // namespace podguard

@@ -1,0 +1,240 @@
+#include "engine/policy/evaluate.h"
+
+#include <algorithm>
+
+#include "engine/policy/glob.h"
+#include "engine/reading/json_access.h"
+#include "engine/facts/workload.h"
+
+namespace podguard {
+
+Action ObjectVerdict::worst() const {
+  Action a = Action::kOff;
+  for (const auto& v : violations) a = std::max(a, v.action);
+  return a;
+}
+
+std::size_t ObjectVerdict::violation_count(std::string_view rule) const {
+  std::size_t n = 0;
+  for (const Violation& v : violations) n += v.rule == rule ? 1 : 0;
+  for (const OmittedFindings& o : omitted) n += o.rule == rule ? o.violations : 0;
+  return n;
+}
+
+std::string ObjectVerdict::display_name() const {
+  std::string out = kind.empty() ? "(no kind)" : kind;
+  out += ' ';
+  if (!ns.empty()) out += ns + "/";
+  out += name.empty() ? "(unnamed)" : name;
+  return out;
+}
+
+namespace {
+
+// Rules a `podguard.io/exempt` annotation switches off for one object.
+struct AnnotationExemption {
+  std::vector<std::size_t> rules;
+  std::string reason;
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Reads the exemption annotation from the object's metadata, or from the pod
+// template's (which the pods a controller creates carry, so the webhook sees
+// the same exemption on the Deployment and on its Pods).
+std::optional<AnnotationExemption> annotation_exemption(const Policy& policy, const Json& object,
+                                                        const PodView& pod, std::vector<std::string>& notes) {
+  for (const Json* metadata : {json::field(&object, "metadata"), pod.metadata()}) {
+    const Json* annotations = json::field(metadata, "annotations");
+    const Json* exempt = json::field(annotations, kExemptAnnotation);
+    if (exempt == nullptr) continue;
+    if (!policy.allow_annotation_exemptions) {
+      notes.push_back("annotation " + std::string(kExemptAnnotation) +
+                      " is ignored: this policy sets allowAnnotationExemptions: false");
+      return std::nullopt;
+    }
+    const std::string_view reason = trim(json::as_string(json::field(annotations, kExemptReasonAnnotation)));
+    if (reason.empty()) {
+      notes.push_back("annotation " + std::string(kExemptAnnotation) + " is ignored: add a non-empty " +
+                      std::string(kExemptReasonAnnotation) + " annotation that says why");
+      return std::nullopt;
+    }
+    AnnotationExemption out;
+    out.reason = reason;
+    const RuleRegistry& registry = *policy.registry;
+    std::string_view list = json::as_string(exempt);
+    while (!list.empty()) {
+      const auto comma = list.find(',');
+      const std::string_view id = trim(list.substr(0, comma));
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      if (id.empty()) continue;
+      if (auto index = registry.index_of(id)) {
+        out.rules.push_back(*index);
+      } else {
+        notes.push_back("annotation " + std::string(kExemptAnnotation) + " names unknown rule \"" + std::string(id) +
+                        "\"; `podguard rules` lists the ids");
+      }
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+bool exemption_covers(const Exemption& e, std::size_t rule, std::string_view ns, std::string_view name,
+                      const ContainerView* container, Day today) {
+  if (e.expires && today > *e.expires) return false;
+  if (!e.rules.empty() && std::find(e.rules.begin(), e.rules.end(), rule) == e.rules.end()) return false;
+  if (!e.namespaces.empty() && !glob_match_any(e.namespaces, ns)) return false;
+  if (!e.names.empty() && !glob_match_any(e.names, name)) return false;
+  if (e.containers.empty() && e.images.empty()) return true;
+  if (container == nullptr) return false;  // container-scoped exemptions never cover pod-level findings
+  if (!e.containers.empty() && !glob_match_any(e.containers, container->name)) return false;
+  if (!e.images.empty() && !glob_match_any(e.images, json::as_string(json::field(container->spec, "image")))) {
+    return false;
+  }
+  return true;
+}
+
+void note_exemption(ObjectVerdict& v, const std::string& rule, Action action, const std::string& reason,
+                    std::string_view source, const Findings::Entry& finding) {
+  AppliedExemption e{rule, reason, std::string(source), action, std::nullopt, finding.path};
+  if (finding.container != nullptr) e.container = std::string(finding.container->name);
+  v.exempted.push_back(std::move(e));
+}
+
+// Keeps at most EvalOptions::max_findings_per_rule violations and as many
+// exempted findings of each rule, and counts the others, before their paths
+// and messages are built.
+class CappedFindings final : public FindingGate {
+ public:
+  CappedFindings(const Policy& policy, const ObjectVerdict& verdict, const EvalOptions& options)
+      : policy_(policy), verdict_(verdict), options_(options) {}
+
+  void start_rule(std::size_t rule, bool annotation_exempt) {
+    rule_ = rule;
+    annotation_exempt_ = annotation_exempt;
+    kept_violations_ = kept_exempted_ = 0;
+    omitted_violations = omitted_exempted = 0;
+  }
+
+  // The config exemption that covers a finding of the current rule, if any.
+  const Exemption* covering(const ContainerView* container) const {
+    for (const Exemption& e : policy_.exemptions) {
+      if (exemption_covers(e, rule_, verdict_.ns, verdict_.name, container, options_.today)) return &e;
+    }
+    return nullptr;
+  }
+
+  bool keep(const ContainerView* container) override {
+    const bool exempt = annotation_exempt_ || covering(container) != nullptr;
+    std::size_t& kept = exempt ? kept_exempted_ : kept_violations_;
+    if (kept < options_.max_findings_per_rule) {
+      ++kept;
+      return true;
+    }
+    ++(exempt ? omitted_exempted : omitted_violations);
+    return false;
+  }
+
+  std::size_t omitted_violations = 0;
+  std::size_t omitted_exempted = 0;
+
+ private:
+  const Policy& policy_;
+  const ObjectVerdict& verdict_;
+  const EvalOptions& options_;
+  std::size_t rule_ = 0;
+  bool annotation_exempt_ = false;
+  std::size_t kept_violations_ = 0;
+  std::size_t kept_exempted_ = 0;
+};
+
+}  // namespace
+
+ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const EvalOptions& options, FieldPath root) {
+  ObjectVerdict v;
+  v.root = std::move(root);
+  const Json* metadata = json::field(&object, "metadata");
+  v.api_version = json::as_string(json::field(&object, "apiVersion"));
+  v.kind = json::as_string(json::field(&object, "kind"));
+  v.name = json::as_string(json::field(metadata, "name"));
+  if (v.name.empty()) v.name = json::as_string(json::field(metadata, "generateName"));
+  v.ns = json::as_string(json::field(metadata, "namespace"));
+  if (v.ns.empty()) v.ns = options.default_namespace;
+
+  std::optional<PodView> pod = find_pod(object);
+  if (!pod) return v;
+  v.checked = true;
+
+  std::vector<RuleSetting> overridden;
+  const std::vector<RuleSetting>* settings = &policy.rules;
+  if (policy.has_override_for(v.ns)) {
+    overridden = policy.settings_for(v.ns);
+    settings = &overridden;
+  }
+  const auto by_annotation = annotation_exemption(policy, object, *pod, v.notes);
+
+  const RuleRegistry& registry = *policy.registry;
+  CappedFindings gate(policy, v, options);
+  Findings findings(options.max_findings_per_rule > 0 ? &gate : nullptr);
+  for (std::size_t i = 0; i < registry.size(); ++i) {
+    const RuleSetting& setting = (*settings)[i];
+    if (setting.action == Action::kOff) continue;
+    const Rule& rule = registry.at(i);
+    const bool annotation_exempt = by_annotation && std::find(by_annotation->rules.begin(), by_annotation->rules.end(),
+                                                              i) != by_annotation->rules.end();
+    findings.clear();
+    gate.start_rule(i, annotation_exempt);
+    rule.check(*pod, setting.params, findings);
+    for (const Findings::Entry& f : findings.entries()) {
+      if (annotation_exempt) {
+        note_exemption(v, rule.doc.id, setting.action, by_annotation->reason, "annotation", f);
+        continue;
+      }
+      if (const Exemption* covering = gate.covering(f.container)) {
+        note_exemption(v, rule.doc.id, setting.action, covering->reason, "config", f);
+        continue;
+      }
+      Violation out;
+      out.rule = rule.doc.id;
+      out.action = setting.action;
+      if (f.container != nullptr) out.container = std::string(f.container->name);
+      out.path = f.path;
+      out.message = f.message;
+      v.violations.push_back(std::move(out));
+    }
+    if (gate.omitted_violations > 0 || gate.omitted_exempted > 0) {
+      v.omitted.push_back({rule.doc.id, setting.action, gate.omitted_violations, gate.omitted_exempted});
+    }
+  }
+  return v;
+}
+
+namespace {
+
+void collect(const Policy& policy, const Json& node, const EvalOptions& options, const FieldPath& root, int depth,
+             std::vector<ObjectVerdict>& out) {
+  if (depth < 8 && is_list(node)) {
+    const Json& items = node["items"];
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      collect(policy, items[i], options, root.key("items").index(i), depth + 1, out);
+    }
+    return;
+  }
+  out.push_back(evaluate_object(policy, node, options, root));
+}
+
+}  // namespace
+
+std::vector<ObjectVerdict> evaluate_document(const Policy& policy, const Json& document, const EvalOptions& options,
+                                             const FieldPath& root) {
+  std::vector<ObjectVerdict> out;
+  collect(policy, document, options, root, 0, out);
+  return out;
+}
+
+}  // namespace podguard

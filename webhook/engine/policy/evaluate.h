@@ -1,0 +1,92 @@
+// The policy engine: evaluates Kubernetes objects against a Policy and
+// returns what each rule found, after actions, namespace overrides and
+// exemptions. The CLI and the webhook are thin shells around these calls.
+//
+// Evaluation reads the policy and the object and changes neither; it is safe
+// to evaluate from many threads against one shared Policy.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/policy/policy.h"
+
+namespace podguard {
+
+inline constexpr std::string_view kExemptAnnotation = "podguard.io/exempt";
+inline constexpr std::string_view kExemptReasonAnnotation = "podguard.io/exempt-reason";
+
+struct Violation {
+  std::string rule;
+  Action action = Action::kDeny;
+  std::optional<std::string> container;  // nullopt for pod-level findings
+  FieldPath path;                        // from the object's root
+  std::string message;
+};
+
+// A finding that an exemption suppressed: one entry per finding, so outputs
+// can point at it; group by rule and reason for a summary.
+struct AppliedExemption {
+  std::string rule;
+  std::string reason;
+  std::string source;                    // "config" or "annotation"
+  Action action = Action::kDeny;         // what the finding would have been
+  std::optional<std::string> container;  // nullopt for pod-level findings
+  FieldPath path;
+};
+
+// Findings of one rule in one object beyond EvalOptions::max_findings_per_rule:
+// counted, not kept, so that an object with thousands of violating
+// containers costs no more to report than one with a handful.
+struct OmittedFindings {
+  std::string rule;
+  Action action = Action::kDeny;
+  std::size_t violations = 0;  // violations not kept in ObjectVerdict::violations
+  std::size_t exempted = 0;    // exempted findings not kept in ObjectVerdict::exempted
+};
+
+struct ObjectVerdict {
+  std::string api_version;
+  std::string kind;
+  std::string ns;    // metadata.namespace, or the default namespace
+  std::string name;  // metadata.name, or generateName for controller-made pods
+  FieldPath root;    // where the object sits in its document (items[3] in a List)
+  bool checked = false;  // false for kinds that carry no pod spec (skipped)
+  std::vector<Violation> violations;
+  std::vector<AppliedExemption> exempted;
+  std::vector<std::string> notes;  // e.g. an exemption annotation that was ignored, and why
+  std::vector<OmittedFindings> omitted;  // per rule, in registry order; empty unless capped
+
+  // Violations of `rule`, kept or omitted.
+  std::size_t violation_count(std::string_view rule) const;
+
+  // The strictest action among the violations (kOff when there are none).
+  Action worst() const;
+  // "Deployment shop/web", "Pod default/web-7d9f-" for messages.
+  std::string display_name() const;
+};
+
+struct EvalOptions {
+  // Namespace for objects that do not set metadata.namespace (kubectl -n).
+  std::string default_namespace = "default";
+  // For exemption expiry.
+  Day today = today_utc();
+  // At most this many violations, and as many exempted findings, are kept
+  // per rule in an object; the rest are counted in ObjectVerdict::omitted.
+  // 0 keeps every finding (podguard check); the webhook caps them so that a
+  // review's cost follows its size, not its number of findings.
+  std::size_t max_findings_per_rule = 0;
+};
+
+// Evaluates one object (skipped when it has no pod spec).
+ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const EvalOptions& options,
+                              FieldPath root = {});
+
+// Evaluates a document: one object, or every item of a List (recursively).
+// `root` is where the document sits in its source (items[3] for an item
+// streamed out of a List); verdict roots are prefixed with it.
+std::vector<ObjectVerdict> evaluate_document(const Policy& policy, const Json& document,
+                                             const EvalOptions& options, const FieldPath& root = {});
+
+}  // namespace podguard

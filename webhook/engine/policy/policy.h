@@ -1,0 +1,73 @@
+// A loaded policy: which rules run at which action with which parameters,
+// per-namespace overrides, and exemptions. Built from a PolicyConfig file by
+// config.h, or from a profile's defaults.
+//
+// A Policy is immutable once built; share it between threads through a
+// shared_ptr<const Policy> and swap the pointer to reload.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/policy/registry.h"
+
+namespace podguard {
+
+// A calendar day as days since 1970-01-01 (UTC).
+using Day = long;
+
+// Parses YYYY-MM-DD; nullopt when it is not a real date.
+std::optional<Day> parse_day(std::string_view s);
+std::string format_day(Day d);
+Day today_utc();
+
+struct RuleSetting {
+  Action action = Action::kOff;
+  RuleParams params = Json::object();  // every declared parameter, defaults filled in
+};
+
+struct NamespaceOverride {
+  struct Change {
+    std::size_t rule = 0;
+    std::optional<Action> action;
+    Json params = Json::object();  // only the parameters the override sets
+  };
+  std::vector<std::string> namespaces;  // globs
+  std::vector<Change> changes;
+  SourcePos pos;
+};
+
+struct Exemption {
+  std::vector<std::size_t> rules;  // registry indexes; empty means every rule
+  // Globs; an empty list matches anything. With containers or images set,
+  // the exemption covers only findings on matching containers.
+  std::vector<std::string> namespaces;
+  std::vector<std::string> names;
+  std::vector<std::string> containers;
+  std::vector<std::string> images;
+  std::string reason;
+  std::optional<Day> expires;  // last day the exemption applies
+  SourcePos pos;
+};
+
+struct Policy {
+  // The rules this policy configures; never null in a policy built by
+  // defaults() or load_config(). Registries live for the whole program.
+  const RuleRegistry* registry = nullptr;
+  Profile profile = Profile::kContract;
+  std::vector<RuleSetting> rules;  // indexed like *registry
+  std::vector<NamespaceOverride> overrides;
+  std::vector<Exemption> exemptions;
+  bool allow_annotation_exemptions = true;
+
+  // The profile's default actions and every parameter's default.
+  static Policy defaults(const RuleRegistry& registry, Profile profile = Profile::kContract);
+
+  // Settings in force for objects in `ns`: the base settings with every
+  // matching override applied in order (later overrides win).
+  std::vector<RuleSetting> settings_for(std::string_view ns) const;
+  bool has_override_for(std::string_view ns) const;
+};
+
+}  // namespace podguard

@@ -1,0 +1,120 @@
+// What a rule is: an id, its documentation, its parameters and a check
+// function. How strict a rule is (its action) and who is exempt from it are
+// configuration, kept apart in policy.h.
+//
+// Rules are stateless; their check functions may run on many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "engine/reading/document.h"
+#include "engine/facts/workload.h"
+
+namespace podguard {
+
+// Ordered by severity, so `a > b` means a is stricter.
+enum class Action : std::uint8_t { kOff, kAudit, kWarn, kDeny };
+
+std::string_view to_string(Action a);
+std::optional<Action> parse_action(std::string_view s);
+
+enum class ParamType {
+  kBool,
+  kInt,         // a non-negative integer within [min, max]
+  kStringList,  // a list of strings
+  kGlobList,    // a list of glob patterns (*, ?, [abc]), validated at load
+};
+
+struct ParamSpec {
+  std::string name;
+  ParamType type = ParamType::kBool;
+  Json default_value;
+  std::string description;
+  std::int64_t min = 0;
+  std::int64_t max = INT64_MAX;
+};
+
+// Pod Security Standards level a `pss.*` rule belongs to.
+enum class PssLevel { kNone, kBaseline, kRestricted };
+
+struct RuleDoc {
+  std::string id;           // stable, kebab-case; `pss.<upstreamCheckId>` for PSS checks
+  std::string summary;      // one line: what a violation is
+  std::string description;  // what exactly is checked, with the fields read
+  std::string rationale;    // why it matters
+  std::string remediation;  // what to set instead
+  std::vector<ParamSpec> params;
+};
+
+// Decides, before a finding's path and message are built, whether they are
+// wanted: evaluate_object keeps a bounded number per rule and only counts
+// the rest (see EvalOptions::max_findings_per_rule).
+class FindingGate {
+ public:
+  virtual ~FindingGate() = default;
+  // `container` is nullptr for a pod-level finding.
+  virtual bool keep(const ContainerView* container) = 0;
+};
+
+// Collects the violations one rule finds in one pod spec. Rules that may
+// find something in every container pass the path and the message as
+// functions, which are called only for findings the gate keeps.
+class Findings {
+ public:
+  struct Entry {
+    const ContainerView* container = nullptr;  // nullptr for pod-level findings
+    FieldPath path;                  // from the object root
+    std::string message;
+  };
+
+  explicit Findings(FindingGate* gate = nullptr) : gate_(gate) {}
+
+  void add(const ContainerView* container, FieldPath path, std::string message) {
+    if (gate_ != nullptr && !gate_->keep(container)) return;
+    entries_.push_back(Entry{container, std::move(path), std::move(message)});
+  }
+  void add(FieldPath path, std::string message) { add(nullptr, std::move(path), std::move(message)); }
+  template <typename PathFn, typename MessageFn,
+            typename = std::enable_if_t<std::is_invocable_r_v<FieldPath, PathFn> &&
+                                        std::is_invocable_r_v<std::string, MessageFn>>>
+  void add(const ContainerView* container, PathFn&& path, MessageFn&& message) {
+    if (gate_ != nullptr && !gate_->keep(container)) return;
+    Entry& entry = entries_.emplace_back();  // (a pushed temporary trips GCC 12's -Wstringop-overread)
+    entry.container = container;
+    entry.path = path();
+    entry.message = message();
+  }
+
+  const std::vector<Entry>& entries() const { return entries_; }
+  void clear() { entries_.clear(); }
+
+ private:
+  FindingGate* gate_;
+  std::vector<Entry> entries_;
+};
+
+// Parameters of a rule as configured: a JSON object that holds every
+// parameter the rule declares, already validated against its ParamSpec.
+using RuleParams = Json;
+
+using CheckFn = void (*)(const PodView& pod, const RuleParams& params, Findings& out);
+
+struct Rule {
+  RuleDoc doc;
+  Action contract_action = Action::kOff;  // default in the `contract` profile
+  PssLevel pss_level = PssLevel::kNone;
+  // For a restricted PSS check: the baseline check it replaces at restricted.
+  std::string replaces;
+  CheckFn check = nullptr;
+};
+
+// Short container label for messages: `container "app"`, `init container
+// "setup"`, `ephemeral container "debug"`.
+std::string describe(const ContainerView& c);
+
+}  // namespace podguard

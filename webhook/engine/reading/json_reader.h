@@ -1,0 +1,32 @@
+// JSON manifests with source positions: one value or a stream of values
+// (`{...} {...}` as jq -c writes). Strict RFC 8259 otherwise: no comments,
+// no trailing commas, strings must be valid UTF-8.
+//
+// nlohmann::json has no way to say where a value was in the text, and its
+// SAX interface costs as much as its DOM parser, so this small recursive
+// descent parser builds the same nlohmann values and records each key's and
+// list item's position as it goes. Internal to the manifest reader.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "engine/reading/manifest_reader.h"
+
+namespace podguard {
+
+struct JsonReadResult {
+  std::optional<ReadError> error;
+  bool delivered = false;  // whether the sink received anything before the error
+};
+
+// Passes every complete value of `text` to `sink`, streaming List items when
+// the sink wants them. Stops at the first syntax error.
+JsonReadResult read_json(std::string_view text, const ReadLimits& limits, DocumentSink& sink);
+
+// 3 when text starts with a UTF-8 byte order mark, else 0.
+inline std::size_t utf8_bom_length(std::string_view text) {
+  return text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+}
+
+}  // namespace podguard

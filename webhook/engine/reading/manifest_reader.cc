@@ -1,0 +1,321 @@
+#include "engine/reading/manifest_reader.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <istream>
+#include <streambuf>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/mark.h>
+#include <yaml-cpp/parser.h>
+
+#include "engine/reading/json_reader.h"
+#include "engine/reading/object_builder.h"
+#include "engine/reading/yaml_scalar.h"
+
+namespace podguard {
+namespace {
+
+// Thrown by the builders; caught in read_documents and turned into a ReadError.
+struct BuildError {
+  std::string message;
+  SourcePos pos;
+};
+
+SourcePos to_pos(const YAML::Mark& m) {
+  if (m.is_null()) return {};
+  return SourcePos{m.line + 1, m.column + 1};
+}
+
+// Reads a string_view through std::istream without copying it.
+class MemoryBuffer : public std::streambuf {
+ public:
+  explicit MemoryBuffer(std::string_view text) {
+    char* p = const_cast<char*>(text.data());  // the get area is never written
+    setg(p, p, p + text.size());
+  }
+};
+
+// Builds nlohmann::json from yaml-cpp parser events, recording the position
+// of every map key and list item. Going through events instead of
+// YAML::Load skips yaml-cpp's own node graph, which is most of its cost.
+class YamlBuilder final : public YAML::EventHandler {
+ public:
+  // `builders` holds one ObjectBuilder per nesting level (max_depth + 1),
+  // shared by the documents of a stream.
+  YamlBuilder(const ReadLimits& limits, std::vector<ObjectBuilder>& builders) : limits_(limits), builders_(builders) {}
+
+  bool has_value() const { return has_value_; }
+  Document take() {
+    doc_.positions.finish();
+    return std::move(doc_);
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override { start_mark_ = mark; }
+  void OnDocumentEnd() override {}
+
+  // Where the document began in the stream. yaml-cpp 0.7 reports an empty
+  // document at the same place forever when a stray ',' starts one; callers
+  // compare marks to stop instead of looping.
+  const YAML::Mark& start_mark() const { return start_mark_; }
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (expecting_key()) throw BuildError{"a mapping key is empty", to_pos(mark)};
+    place(Json(nullptr), mark, anchor, /*count=*/1);
+  }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) throw BuildError{"alias refers to an unknown anchor", to_pos(mark)};
+    if (expecting_key()) {
+      if (!it->second.value.is_string()) {
+        throw BuildError{"an alias used as a mapping key must refer to a string", to_pos(mark)};
+      }
+      set_key(it->second.value.get<std::string>(), mark, /*merge=*/false);
+      return;
+    }
+    place(Json(it->second.value), mark, 0, it->second.nodes);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    if (expecting_key()) {
+      set_key(value, mark, /*merge=*/tag == "?" && value == "<<");
+      if (anchor != 0) anchors_[anchor] = Anchored{Json(value), 1};
+      return;
+    }
+    std::string error;
+    Json resolved = resolve_yaml_scalar(tag, value, error);
+    if (!error.empty()) throw BuildError{error, to_pos(mark)};
+    place(std::move(resolved), mark, anchor, 1);
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(Json::array(), mark, anchor, /*is_map=*/false);
+  }
+  void OnSequenceEnd() override { close(); }
+
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(Json::object(), mark, anchor, /*is_map=*/true);
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Anchored {
+    Json value;
+    std::size_t nodes = 1;
+  };
+
+  struct Frame {
+    Json* node = nullptr;
+    std::uint64_t hash = 0;
+    bool is_map = false;
+    bool has_key = false;
+    bool key_is_merge = false;
+    std::string key;
+    SourcePos key_pos;
+    std::size_t next_index = 0;
+    YAML::anchor_t anchor = 0;
+    std::size_t nodes_at_open = 0;
+    std::vector<Json> merges;  // values of `<<` keys, applied when the map closes
+    std::size_t depth = 0;     // index of this map's ObjectBuilder
+  };
+
+  bool expecting_key() const { return !stack_.empty() && stack_.back().is_map && !stack_.back().has_key; }
+
+  void set_key(const std::string& key, const YAML::Mark& mark, bool merge) {
+    Frame& f = stack_.back();
+    f.key = key;
+    f.key_pos = to_pos(mark);
+    f.has_key = true;
+    f.key_is_merge = merge;
+  }
+
+  void count(std::size_t n, const YAML::Mark& mark) {
+    nodes_ += n;
+    if (nodes_ > limits_.max_nodes) {
+      throw BuildError{"document has more than " + std::to_string(limits_.max_nodes) +
+                           " nodes once aliases are expanded",
+                       to_pos(mark)};
+    }
+  }
+
+  // Puts `value` where the parser is now; returns it and its path hash.
+  std::pair<Json*, std::uint64_t> place(Json&& value, const YAML::Mark& mark, YAML::anchor_t anchor,
+                                        std::size_t nodes) {
+    count(nodes, mark);
+    if (anchor != 0 && !value.is_structured()) anchors_[anchor] = Anchored{value, nodes};
+    if (stack_.empty()) {
+      if (has_value_) throw BuildError{"more than one value at the top of a document", to_pos(mark)};
+      has_value_ = true;
+      doc_.value = std::move(value);
+      doc_.start = to_pos(mark);
+      if (limits_.record_positions) doc_.positions.record(path_hash::kRoot, doc_.start);
+      return {&doc_.value, path_hash::kRoot};
+    }
+    Frame& f = stack_.back();
+    if (!f.is_map) {
+      const std::uint64_t h = path_hash::index(f.hash, f.next_index++);
+      if (limits_.record_positions) doc_.positions.record(h, to_pos(mark));
+      f.node->get_ref<Json::array_t&>().push_back(std::move(value));
+      return {&f.node->back(), h};
+    }
+    f.has_key = false;
+    if (f.key_is_merge) {
+      f.merges.push_back(std::move(value));
+      return {&f.merges.back(), 0};
+    }
+    const std::uint64_t h = path_hash::key(f.hash, f.key);
+    Json* inserted = builders_[f.depth].add(JsonString(f.key), std::move(value));
+    if (inserted == nullptr) throw BuildError{"duplicate key \"" + f.key + "\"", f.key_pos};
+    if (limits_.record_positions) doc_.positions.record(h, f.key_pos);
+    return {inserted, h};
+  }
+
+  void open(Json&& empty, const YAML::Mark& mark, YAML::anchor_t anchor, bool is_map) {
+    if (expecting_key()) throw BuildError{"complex mapping keys are not supported", to_pos(mark)};
+    if (static_cast<int>(stack_.size()) >= limits_.max_depth) {
+      throw BuildError{"nesting is deeper than " + std::to_string(limits_.max_depth) + " levels",
+                       to_pos(mark)};
+    }
+    const std::size_t before = nodes_;
+    auto [node, hash] = place(std::move(empty), mark, 0, 1);
+    Frame f;
+    f.node = node;
+    f.hash = hash;
+    f.is_map = is_map;
+    f.anchor = anchor;
+    f.nodes_at_open = before;
+    f.depth = stack_.size();
+    if (is_map) {
+      while (builders_.size() <= f.depth) builders_.emplace_back();  // within the reserved capacity
+      builders_[f.depth].clear();
+    }
+    stack_.push_back(std::move(f));
+  }
+
+  void close() {
+    Frame& f = stack_.back();
+    if (f.is_map) {
+      if (!f.merges.empty()) apply_merges(f);
+      builders_[f.depth].finish_into(*f.node);
+    }
+    if (f.anchor != 0) anchors_[f.anchor] = Anchored{*f.node, nodes_ - f.nodes_at_open};
+    stack_.pop_back();
+  }
+
+  // YAML merge keys (`<<: *defaults`): keys written in the map win over
+  // merged ones, and earlier merge sources win over later ones.
+  void apply_merges(Frame& f) {
+    ObjectBuilder& members = builders_[f.depth];
+    auto merge_one = [&members](const Json& source) {
+      if (!source.is_object()) return false;
+      for (const auto& [k, v] : source.items()) members.add_if_absent(k, v);
+      return true;
+    };
+    for (const Json& m : f.merges) {
+      if (m.is_array()) {
+        for (const Json& item : m) {
+          if (!merge_one(item)) throw BuildError{"a merge key (<<) must refer to maps", f.key_pos};
+        }
+      } else if (!merge_one(m)) {
+        throw BuildError{"a merge key (<<) must refer to a map", f.key_pos};
+      }
+    }
+  }
+
+  const ReadLimits& limits_;
+  std::vector<ObjectBuilder>& builders_;
+  Document doc_;
+  bool has_value_ = false;
+  YAML::Mark start_mark_ = YAML::Mark::null_mark();
+  std::vector<Frame> stack_;
+  std::unordered_map<YAML::anchor_t, Anchored> anchors_;
+  std::size_t nodes_ = 0;
+};
+
+std::optional<ReadError> read_yaml(std::string_view text, const ReadLimits& limits, DocumentSink& sink) {
+  MemoryBuffer buffer(text);
+  std::istream in(&buffer);
+  try {
+    YAML::Parser parser(in);
+    std::vector<ObjectBuilder> builders;
+    builders.reserve(static_cast<std::size_t>(std::max(limits.max_depth, 0)) + 1);
+    int last_start = -1;
+    while (true) {
+      YamlBuilder builder(limits, builders);
+      if (!parser.HandleNextDocument(builder)) break;
+      if (builder.start_mark().pos == last_start) {
+        return ReadError{"unexpected ',' outside a flow collection ([...] or {...})", to_pos(builder.start_mark())};
+      }
+      last_start = builder.start_mark().pos;
+      if (builder.has_value()) {
+        Document doc = builder.take();
+        if (!doc.value.is_null()) sink.document(std::move(doc));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return ReadError{e.msg, to_pos(e.mark)};
+  } catch (const BuildError& e) {
+    return ReadError{e.message, e.pos};
+  }
+  return std::nullopt;
+}
+
+// Keeps documents in a vector: for read_documents' vector form, and to hold
+// a YAML fallback until it is known to succeed.
+class CollectingSink final : public DocumentSink {
+ public:
+  void document(Document&& doc) override { documents.push_back(std::move(doc)); }
+  std::vector<Document> documents;
+};
+
+bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+bool looks_like_json(std::string_view text) {
+  for (std::size_t i = utf8_bom_length(text); i < text.size(); ++i) {
+    if (is_json_space(text[i])) continue;
+    return text[i] == '{' || text[i] == '[';
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<ReadError> read_documents(std::string_view text, InputFormat format, const ReadLimits& limits,
+                                        DocumentSink& sink) {
+  if (format == InputFormat::kYaml || (format == InputFormat::kAuto && !looks_like_json(text))) {
+    return read_yaml(text, limits, sink);
+  }
+  JsonReadResult json = read_json(text, limits, sink);
+  if (!json.error || format == InputFormat::kJson || json.delivered) return json.error;
+  // A YAML flow mapping also starts with '{'. Try YAML only when JSON failed
+  // before delivering anything; keep the JSON error if YAML fails too, since
+  // the text looked like JSON.
+  CollectingSink as_yaml;
+  if (read_yaml(text, limits, as_yaml)) return json.error;
+  for (Document& doc : as_yaml.documents) sink.document(std::move(doc));
+  return std::nullopt;
+}
+
+ReadResult read_documents(std::string_view text, InputFormat format, const ReadLimits& limits) {
+  ReadResult out;
+  std::optional<NodeArenaScope> scope;
+  if (limits.use_arena) {
+    out.arena = std::make_unique<NodeArena>();
+    scope.emplace(*out.arena);
+  }
+  CollectingSink sink;
+  out.error = read_documents(text, format, limits, sink);
+  out.documents = std::move(sink.documents);
+  return out;
+}
+
+}  // namespace podguard

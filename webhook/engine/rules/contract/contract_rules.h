@@ -1,0 +1,23 @@
+// The production container contract, one rule per file in this folder.
+#pragma once
+
+#include "engine/policy/rule.h"
+
+namespace podguard::rules {
+
+const Rule& run_as_non_root();
+const Rule& run_as_non_root_group();
+const Rule& no_privileged();
+const Rule& probes_required();
+const Rule& termination_grace_period();
+const Rule& image_pinned();
+const Rule& no_secret_literals();
+const Rule& read_only_root_filesystem();
+const Rule& host_namespaces();
+const Rule& no_privilege_escalation();
+const Rule& drop_all_capabilities();
+const Rule& seccomp_runtime_default();
+const Rule& resources_required();
+const Rule& privileged_port();
+
+}  // namespace podguard::rules
