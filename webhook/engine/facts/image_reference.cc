@@ -1,10 +1,11 @@
 #include "engine/facts/image_reference.h"
 
+#include "engine/reading/image_manifest.h"
+
 namespace podguard {
 namespace {
 
 bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
 // A path component: [a-z0-9]+ joined by ".", "_", "__" or runs of "-".
 bool valid_component(std::string_view c) {
@@ -61,20 +62,6 @@ bool valid_tag(std::string_view t) {
   return true;
 }
 
-std::string check_digest(std::string_view d) {
-  const auto colon = d.find(':');
-  if (colon == std::string_view::npos || colon == 0) return "the digest must look like sha256:<64 hex digits>";
-  const std::string_view algorithm = d.substr(0, colon);
-  const std::string_view encoded = d.substr(colon + 1);
-  for (char c : encoded) {
-    if (!hex(c)) return "the digest must be lowercase hexadecimal after \"" + std::string(algorithm) + ":\"";
-  }
-  if (algorithm == "sha256" && encoded.size() != 64) return "a sha256 digest has exactly 64 hex digits";
-  if (algorithm == "sha512" && encoded.size() != 128) return "a sha512 digest has exactly 128 hex digits";
-  if (encoded.size() < 32) return "the digest is too short";
-  return "";
-}
-
 }  // namespace
 
 ImageParse parse_image_reference(std::string_view image) {
@@ -94,7 +81,7 @@ ImageParse parse_image_reference(std::string_view image) {
   if (const auto at = rest.find('@'); at != std::string_view::npos) {
     ref.digest = rest.substr(at + 1);
     rest = rest.substr(0, at);
-    if (std::string why = check_digest(ref.digest); !why.empty()) {
+    if (std::string why = digest_problem(ref.digest); !why.empty()) {
       out.error = why;
       return out;
     }
