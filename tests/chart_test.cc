@@ -195,7 +195,7 @@ Rendering render(const std::vector<std::string>& args = {}, const std::string& r
   out.text = r.out;
   ReadResult parsed = read_documents(r.out, InputFormat::kYaml);
   INFO("rendering: " << r.out);
-  REQUIRE_FALSE(parsed.error.has_value());
+  REQUIRE(parsed.error.ok());
   for (auto& d : parsed.documents) out.objects.push_back(std::move(d.value));
   return out;
 }
@@ -824,7 +824,7 @@ TEST_CASE("chart: self-signed mode on upgrade: an existing Secret is kept, or re
     REQUIRE(r.exit_code == 0);
     Rendering out;
     ReadResult parsed = read_documents(r.out, InputFormat::kYaml);
-    REQUIRE_FALSE(parsed.error.has_value());
+    REQUIRE(parsed.error.ok());
     for (auto& d : parsed.documents) out.objects.push_back(std::move(d.value));
     return out;
   };
@@ -1198,7 +1198,7 @@ data:
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     ReadResult parsed = read_documents(r.out, InputFormat::kYaml);
-    REQUIRE_FALSE(parsed.error.has_value());
+    REQUIRE(parsed.error.ok());
     REQUIRE(parsed.documents.size() == 1);
     return parsed.documents[0].value.at("data").at("notes").get<std::string>();
   };

@@ -14,7 +14,7 @@ const std::string kHeader = "apiVersion: podguard.io/v1alpha1\nkind: PolicyConfi
 std::size_t rule(std::string_view id) { return builtin_rules().index_of(id).value(); }
 
 // The one error of a config expected to have exactly one.
-ConfigError only_error(const std::string& text) {
+Status only_error(const std::string& text) {
   const ConfigLoad load = load_config(text, builtin_rules());
   REQUIRE_FALSE(load.policy);
   REQUIRE_MESSAGE(load.errors.size() == 1, format_config_errors("config.yaml", load.errors));
@@ -74,70 +74,70 @@ TEST_CASE("profiles set default actions") {
 
 TEST_CASE("errors name the line, the column and the key") {
   SUBCASE("unknown top-level key, with a suggestion") {
-    const ConfigError e = only_error(kHeader + "profile: contract\nexemption: []\n");
-    CHECK(e.pos.line == 4);
-    CHECK(e.pos.column == 1);
-    CHECK(e.key == "exemption");
-    CHECK(e.message.find("did you mean \"exemptions\"") != std::string::npos);
+    const Status e = only_error(kHeader + "profile: contract\nexemption: []\n");
+    CHECK(e.pos().line == 4);
+    CHECK(e.pos().column == 1);
+    CHECK(e.key() == "exemption");
+    CHECK(e.message().find("did you mean \"exemptions\"") != std::string::npos);
   }
   SUBCASE("unknown rule") {
-    const ConfigError e = only_error(kHeader + "rules:\n  image-pined: {action: deny}\n");
-    CHECK(e.pos.line == 4);
-    CHECK(e.key == "rules.image-pined");
-    CHECK(e.message.find("did you mean \"image-pinned\"") != std::string::npos);
+    const Status e = only_error(kHeader + "rules:\n  image-pined: {action: deny}\n");
+    CHECK(e.pos().line == 4);
+    CHECK(e.key() == "rules.image-pined");
+    CHECK(e.message().find("did you mean \"image-pinned\"") != std::string::npos);
   }
   SUBCASE("unknown parameter") {
-    const ConfigError e = only_error(kHeader + "rules:\n  image-pinned:\n    requireDigests: true\n");
-    CHECK(e.pos.line == 5);
-    CHECK(e.key == "rules.image-pinned.requireDigests");
-    CHECK(e.message.find("requireDigest") != std::string::npos);
+    const Status e = only_error(kHeader + "rules:\n  image-pinned:\n    requireDigests: true\n");
+    CHECK(e.pos().line == 5);
+    CHECK(e.key() == "rules.image-pinned.requireDigests");
+    CHECK(e.message().find("requireDigest") != std::string::npos);
   }
   SUBCASE("wrong type") {
-    const ConfigError e = only_error(kHeader + "rules:\n  image-pinned: {requireDigest: sometimes}\n");
-    CHECK(e.key == "rules.image-pinned.requireDigest");
-    CHECK(e.message.find("\"sometimes\"") != std::string::npos);
+    const Status e = only_error(kHeader + "rules:\n  image-pinned: {requireDigest: sometimes}\n");
+    CHECK(e.key() == "rules.image-pinned.requireDigest");
+    CHECK(e.message().find("\"sometimes\"") != std::string::npos);
   }
   SUBCASE("integer out of range") {
-    const ConfigError e = only_error(kHeader + "rules:\n  termination-grace-period: {minSeconds: -5}\n");
-    CHECK(e.key == "rules.termination-grace-period.minSeconds");
+    const Status e = only_error(kHeader + "rules:\n  termination-grace-period: {minSeconds: -5}\n");
+    CHECK(e.key() == "rules.termination-grace-period.minSeconds");
   }
   SUBCASE("bad action") {
-    const ConfigError e = only_error(kHeader + "rules:\n  probes-required: {action: block}\n");
-    CHECK(e.key == "rules.probes-required.action");
-    CHECK(e.message.find("deny, warn, audit, off") != std::string::npos);
+    const Status e = only_error(kHeader + "rules:\n  probes-required: {action: block}\n");
+    CHECK(e.key() == "rules.probes-required.action");
+    CHECK(e.message().find("deny, warn, audit, off") != std::string::npos);
   }
   SUBCASE("bad glob") {
-    const ConfigError e = only_error(kHeader + "overrides:\n  - namespaces: [\"dev-[\"]\n    rules: {}\n");
-    CHECK(e.key == "overrides[0].namespaces[0]");
-    CHECK(e.pos.line == 4);
+    const Status e = only_error(kHeader + "overrides:\n  - namespaces: [\"dev-[\"]\n    rules: {}\n");
+    CHECK(e.key() == "overrides[0].namespaces[0]");
+    CHECK(e.pos().line == 4);
   }
   SUBCASE("bad profile") {
-    const ConfigError e = only_error(kHeader + "profile: strict\n");
-    CHECK(e.key == "profile");
+    const Status e = only_error(kHeader + "profile: strict\n");
+    CHECK(e.key() == "profile");
   }
   SUBCASE("bad date") {
-    const ConfigError e =
+    const Status e =
         only_error(kHeader + "exemptions:\n  - namespaces: [a]\n    reason: r\n    expires: 2027-02-30\n");
-    CHECK(e.key == "exemptions[0].expires");
-    CHECK(e.pos.line == 6);
+    CHECK(e.key() == "exemptions[0].expires");
+    CHECK(e.pos().line == 6);
   }
   SUBCASE("an exemption without a reason") {
-    const ConfigError e = only_error(kHeader + "exemptions:\n  - namespaces: [a]\n");
-    CHECK(e.key == "exemptions[0]");
-    CHECK(e.message.find("reason") != std::string::npos);
+    const Status e = only_error(kHeader + "exemptions:\n  - namespaces: [a]\n");
+    CHECK(e.key() == "exemptions[0]");
+    CHECK(e.message().find("reason") != std::string::npos);
   }
   SUBCASE("an exemption that selects nothing") {
-    const ConfigError e = only_error(kHeader + "exemptions:\n  - rules: [probes-required]\n    reason: r\n");
-    CHECK(e.message.find("at least one of") != std::string::npos);
+    const Status e = only_error(kHeader + "exemptions:\n  - rules: [probes-required]\n    reason: r\n");
+    CHECK(e.message().find("at least one of") != std::string::npos);
   }
   SUBCASE("wrong apiVersion") {
-    const ConfigError e = only_error("apiVersion: v1\nkind: PolicyConfig\n");
-    CHECK(e.key == "apiVersion");
-    CHECK(e.pos.line == 1);
+    const Status e = only_error("apiVersion: v1\nkind: PolicyConfig\n");
+    CHECK(e.key() == "apiVersion");
+    CHECK(e.pos().line == 1);
   }
   SUBCASE("syntax error") {
-    const ConfigError e = only_error(kHeader + "rules: {a: [}\n");
-    CHECK(e.pos.line == 3);
+    const Status e = only_error(kHeader + "rules: {a: [}\n");
+    CHECK(e.pos().line == 3);
   }
 }
 
@@ -150,9 +150,9 @@ TEST_CASE("every error is reported, in file order") {
                                       builtin_rules());
   REQUIRE_FALSE(load.policy);
   REQUIRE(load.errors.size() == 3);
-  CHECK(load.errors[0].pos.line == 3);
-  CHECK(load.errors[1].pos.line == 5);
-  CHECK(load.errors[2].pos.line == 6);
+  CHECK(load.errors[0].pos().line == 3);
+  CHECK(load.errors[1].pos().line == 5);
+  CHECK(load.errors[2].pos().line == 6);
   const std::string text = format_config_errors("policy.yaml", load.errors);
   CHECK(text.find("policy.yaml:3:1: profile: ") == 0);
 }

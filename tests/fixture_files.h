@@ -28,8 +28,8 @@ inline std::string read_text(const std::filesystem::path& path) {
 // Parses a manifest file; throws with the file name and position on error.
 inline std::vector<Document> read_manifest(const std::filesystem::path& path) {
   ReadResult r = read_documents(read_text(path));
-  if (r.error) {
-    throw std::runtime_error(path.string() + ":" + std::to_string(r.error->pos.line) + ": " + r.error->message);
+  if (!r.error.ok()) {
+    throw std::runtime_error(path.string() + ":" + std::to_string(r.error.pos().line) + ": " + r.error.message());
   }
   return std::move(r.documents);
 }
@@ -37,8 +37,8 @@ inline std::vector<Document> read_manifest(const std::filesystem::path& path) {
 // The single object in a YAML snippet; fails the test on a parse error.
 inline Json yaml_object(std::string_view text) {
   ReadResult r = read_documents(text, InputFormat::kYaml);
-  if (r.error || r.documents.size() != 1) {
-    throw std::runtime_error("test snippet: " + (r.error ? r.error->message : std::string("not one document")));
+  if (!r.error.ok() || r.documents.size() != 1) {
+    throw std::runtime_error("test snippet: " + (!r.error.ok() ? r.error.message() : std::string("not one document")));
   }
   return std::move(r.documents.front().value);
 }

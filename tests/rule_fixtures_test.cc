@@ -79,7 +79,7 @@ void run_fixture(const std::string& rule_id, std::size_t rule, const fs::path& f
   const std::string text = testing::read_text(file);
   const Directives d = read_directives(text, file);
   ReadResult read = read_documents(text);
-  REQUIRE_MESSAGE(!read.error, (read.error ? read.error->message : ""));
+  REQUIRE_MESSAGE(read.error.ok(), read.error.to_string());
   REQUIRE_MESSAGE(!read.documents.empty(), "fixture has no objects");
   EvalOptions options;
   options.default_namespace = d.ns;

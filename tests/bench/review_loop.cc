@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     podguard::AdmissionResult result = podguard::review_admission_read(policy, read);
     judge_us += us_since(t);
     if (!result.outcome) {
-      std::cerr << "review_loop: " << path << " is not a valid review: " << result.error->message << "\n";
+      std::cerr << "review_loop: " << path << " is not a valid review: " << result.error.message() << "\n";
       return 2;
     }
     t = Clock::now();

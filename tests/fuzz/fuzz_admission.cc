@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const podguard::Policy policy = podguard::Policy::defaults(podguard::builtin_rules());
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   const podguard::AdmissionResult r = podguard::review_admission_text(policy, body);
-  if (r.error.has_value() == r.outcome.has_value()) __builtin_trap();
+  if (!r.error.ok() == r.outcome.has_value()) __builtin_trap();
   if (r.outcome) {
     const auto& response = r.outcome->response["response"];
     if (!response["allowed"].is_boolean() || !response["uid"].is_string()) __builtin_trap();

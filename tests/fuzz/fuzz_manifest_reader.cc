@@ -2,13 +2,14 @@
 // position, and evaluating whatever parsed must not crash. JSON is also
 // checked against nlohmann's parser: both accept the same texts (apart from
 // duplicate keys and nesting limits, which podguard rejects on purpose) and
-// build the same values. Reading JSON with drop_managed_fields and
-// drop_unread_review_fields must agree with reading it whole and erasing
-// every metadata.managedFields and the unread parts of a review.
+// build the same values. Reading JSON while skipping admission's unread
+// review fields must agree with reading it whole and erasing every
+// metadata.managedFields and the unread parts of a review.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "engine/admission/admission.h"
 #include "engine/policy/evaluate.h"
 #include "engine/reading/manifest_reader.h"
 #include "engine/rules/builtin.h"
@@ -26,7 +27,7 @@ void erase_managed_fields(podguard::Json& v) {
   }
 }
 
-// What drop_unread_review_fields leaves out of a top-level "request".
+// What admission leaves out of a top-level "request".
 void erase_unread_review_fields(podguard::Json& document) {
   if (!document.is_object() || !document.contains("request") || !document["request"].is_object()) return;
   podguard::Json& request = document["request"];
@@ -49,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }();
   for (auto format : {podguard::InputFormat::kYaml, podguard::InputFormat::kJson}) {
     const podguard::ReadResult r = podguard::read_documents(text, format, limits);
-    if (r.error && r.error->message.empty()) __builtin_trap();
+    if (!r.error.ok() && r.error.message().empty()) __builtin_trap();
     for (const auto& doc : r.documents) {
       for (const auto& verdict : podguard::evaluate_document(policy, doc.value, {})) {
         for (const auto& v : verdict.violations) (void)doc.positions.locate(verdict.root, v.path);
@@ -57,21 +58,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (format == podguard::InputFormat::kJson) {
       podguard::ReadLimits dropping = limits;
-      dropping.drop_managed_fields = true;
-      dropping.drop_unread_review_fields = true;
+      static const podguard::SkippedFields kSkipped =
+          podguard::SkippedFields::compile(podguard::unread_review_fields()).value();
+      dropping.skip = &kSkipped;
       dropping.use_arena = true;  // as the webhook reads: nodes in one arena
       const podguard::ReadResult d = podguard::read_documents(text, format, dropping);
       // Duplicate keys inside a skipped managedFields go unnoticed, so only
       // a success of the whole read binds the dropping one.
-      if (!r.error) {
-        if (d.error || d.documents.size() != r.documents.size()) __builtin_trap();
+      if (r.error.ok()) {
+        if (!d.error.ok() || d.documents.size() != r.documents.size()) __builtin_trap();
         for (std::size_t i = 0; i < r.documents.size(); ++i) {
           podguard::Json expected = r.documents[i].value;
           erase_managed_fields(expected);
           erase_unread_review_fields(expected);
           if (!(d.documents[i].value == expected)) __builtin_trap();
         }
-      } else if (!d.error && r.error->message.find("duplicate key") == std::string::npos) {
+      } else if (d.error.ok() && r.error.message().find("duplicate key") == std::string::npos) {
         __builtin_trap();
       }
     }
@@ -80,13 +82,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (format == podguard::InputFormat::kJson && r.documents.size() <= 1 && !has_nul) {
       // Differential check against nlohmann for a single value.
       const podguard::Json reference = podguard::Json::parse(text, nullptr, false);
-      const bool ours = !r.error && r.documents.size() == 1;
+      const bool ours = r.error.ok() && r.documents.size() == 1;
       const bool theirs = !reference.is_discarded() && !reference.is_null();
-      const bool podguard_only_rule = r.error && (r.error->message.find("duplicate key") != std::string::npos ||
-                                                  r.error->message.find("deeper") != std::string::npos ||
-                                                  r.error->message.find("nodes") != std::string::npos);
+      const bool podguard_only_rule = !r.error.ok() && (r.error.message().find("duplicate key") != std::string::npos ||
+                                                  r.error.message().find("deeper") != std::string::npos ||
+                                                  r.error.message().find("nodes") != std::string::npos);
       if (ours && theirs && !(r.documents[0].value == reference)) __builtin_trap();
-      if (ours != theirs && !podguard_only_rule && !(r.documents.empty() && !r.error && reference.is_null())) {
+      if (ours != theirs && !podguard_only_rule && !(r.documents.empty() && r.error.ok() && reference.is_null())) {
         __builtin_trap();
       }
     }

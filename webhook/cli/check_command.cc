@@ -61,7 +61,7 @@ namespace {
 
 struct FileResult {
   std::vector<CheckedObject> objects;
-  std::vector<InputError> errors;
+  std::vector<Status> errors;
 };
 
 bool has_json_extension(const std::string& name) {
@@ -132,16 +132,15 @@ class CheckingSink final : public DocumentSink {
 };
 
 void check_one(const Policy& policy, const ManifestInput& input, const EvalOptions& eval, FileResult& out) {
-  std::string error;
-  std::optional<std::string> text = read_input(input, error);
-  if (!text) {
-    out.errors.push_back(InputError{input.name, {}, error});
+  Result<std::string> text = read_input(input);
+  if (!text.ok()) {
+    out.errors.push_back(text.error());
     return;
   }
   const InputFormat format = has_json_extension(input.name) ? InputFormat::kJson : InputFormat::kAuto;
   CheckingSink sink(policy, eval, input.name, out);
-  if (auto failed = read_documents(*text, format, ReadLimits{}, sink)) {
-    out.errors.push_back(InputError{input.name, failed->pos, failed->message});
+  if (Status failed = read_documents(*text, format, ReadLimits{}, sink); !failed.ok()) {
+    out.errors.push_back(std::move(failed).with_file(input.name));
   }
 }
 
@@ -152,7 +151,7 @@ CheckReport check_inputs(const Policy& policy, const std::vector<std::string>& p
   ExpandedInputs expanded = expand_inputs(paths);
   CheckReport report;
   report.errors = std::move(expanded.errors);
-  for (const auto& e : report.errors) report.files.push_back(e.file);
+  for (const auto& e : report.errors) report.files.push_back(e.file());
   for (const auto& in : expanded.inputs) report.files.push_back(in.name);
 
   std::vector<FileResult> results(expanded.inputs.size());
@@ -198,10 +197,10 @@ int run_check(const CheckOptions& options) {
 
   // Input errors always reach stderr, whatever the output format, so a CI
   // log shows them next to the failing step.
-  for (const InputError& e : report.errors) {
-    std::cerr << e.file;
-    if (e.pos.known()) std::cerr << ":" << e.pos.line << ":" << e.pos.column;
-    std::cerr << ": error: " << e.message << "\n";
+  for (const Status& e : report.errors) {
+    std::cerr << e.file();
+    if (e.pos().known()) std::cerr << ":" << e.pos().line << ":" << e.pos().column;
+    std::cerr << ": error: " << e.message() << "\n";
   }
   if (options.output == "json") {
     write_json(report, std::cout);

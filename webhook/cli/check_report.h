@@ -18,11 +18,6 @@ struct CheckedObject {
   std::vector<SourcePos> exemption_pos;  // parallel to verdict.exempted
 };
 
-struct InputError {
-  std::string file;
-  SourcePos pos;  // unknown (0) when the file could not be read at all
-  std::string message;
-};
 
 struct CheckSummary {
   std::size_t objects = 0;  // every object seen, checked or skipped
@@ -39,7 +34,9 @@ struct CheckSummary {
 struct CheckReport {
   std::vector<std::string> files;  // inputs in the order given, including ones that failed
   std::vector<CheckedObject> objects;
-  std::vector<InputError> errors;
+  // Inputs that could not be read or parsed: Statuses with the file and,
+  // where known, the line and column.
+  std::vector<Status> errors;
 
   CheckSummary summary() const;
 };

@@ -24,16 +24,16 @@ bool manifest_extension(const fs::path& p) {
   return ext == ".yaml" || ext == ".yml" || ext == ".json";
 }
 
-void walk(const fs::path& dir, std::vector<std::string>& found, std::vector<InputError>& errors) {
+void walk(const fs::path& dir, std::vector<std::string>& found, std::vector<Status>& errors) {
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
   if (ec) {
-    errors.push_back(InputError{dir.string(), {}, "cannot list directory: " + ec.message()});
+    errors.push_back(Status::io_error("cannot list directory: " + ec.message()).with_file(dir.string()));
     return;
   }
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) {
-      errors.push_back(InputError{it->path().string(), {}, "cannot list directory: " + ec.message()});
+      errors.push_back(Status::io_error("cannot list directory: " + ec.message()).with_file(it->path().string()));
       break;
     }
     const fs::path& p = it->path();
@@ -64,7 +64,7 @@ ExpandedInputs expand_inputs(const std::vector<std::string>& args) {
     std::error_code ec;
     const fs::file_status st = fs::status(arg, ec);
     if (ec || !fs::exists(st)) {
-      out.errors.push_back(InputError{arg, {}, "no such file or directory"});
+      out.errors.push_back(Status::not_found("no such file or directory").with_file(arg));
       continue;
     }
     if (fs::is_directory(st)) {
@@ -81,25 +81,22 @@ ExpandedInputs expand_inputs(const std::vector<std::string>& args) {
   return out;
 }
 
-std::optional<std::string> read_input(const ManifestInput& input, std::string& error) {
+Result<std::string> read_input(const ManifestInput& input) {
   if (input.is_stdin) {
     std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
     if (std::cin.bad()) {
-      error = "cannot read standard input";
-      return std::nullopt;
+      return Status::io_error("cannot read standard input").with_file(input.name);
     }
     return text;
   }
   std::error_code ec;
   const auto size = fs::file_size(input.name, ec);
   if (!ec && size > kMaxInputBytes) {
-    error = "file is larger than 256 MiB";
-    return std::nullopt;
+    return Status::too_large("file is larger than 256 MiB").with_file(input.name);
   }
   std::ifstream in(input.name, std::ios::binary);
   if (!in) {
-    error = std::string("cannot open: ") + std::strerror(errno);
-    return std::nullopt;
+    return Status::io_error(std::string("cannot open: ") + std::strerror(errno)).with_file(input.name);
   }
   std::string text;
   if (!ec) {
@@ -115,8 +112,7 @@ std::optional<std::string> read_input(const ManifestInput& input, std::string& e
     text += rest.str();
   }
   if (in.bad()) {
-    error = "read error";
-    return std::nullopt;
+    return Status::io_error("read error").with_file(input.name);
   }
   return text;
 }

@@ -17,12 +17,12 @@ struct ManifestInput {
 
 struct ExpandedInputs {
   std::vector<ManifestInput> inputs;  // in argument order, directories sorted
-  std::vector<InputError> errors;     // paths that do not exist or cannot be listed
+  std::vector<Status> errors;     // paths that do not exist or cannot be listed
 };
 
 ExpandedInputs expand_inputs(const std::vector<std::string>& args);
 
-// Reads the whole input; on failure returns nullopt and sets `error`.
-std::optional<std::string> read_input(const ManifestInput& input, std::string& error);
+// Reads the whole input; an I/O error Status naming the file otherwise.
+Result<std::string> read_input(const ManifestInput& input);
 
 }  // namespace podguard::cli

@@ -46,11 +46,11 @@ void write_json(const CheckReport& report, std::ostream& out) {
   }
   doc["results"] = std::move(results);
   OJson errors = OJson::array();
-  for (const InputError& e : report.errors) {
-    errors.push_back({{"file", e.file},
-                      {"line", e.pos.known() ? OJson(e.pos.line) : OJson(nullptr)},
-                      {"column", e.pos.known() ? OJson(e.pos.column) : OJson(nullptr)},
-                      {"message", e.message}});
+  for (const Status& e : report.errors) {
+    errors.push_back({{"file", e.file()},
+                      {"line", e.pos().known() ? OJson(e.pos().line) : OJson(nullptr)},
+                      {"column", e.pos().known() ? OJson(e.pos().column) : OJson(nullptr)},
+                      {"message", e.message()}});
   }
   doc["errors"] = std::move(errors);
   out << doc.dump(2, ' ', false, OJson::error_handler_t::replace) << '\n';

@@ -71,7 +71,7 @@ std::string xml(std::string_view s) {
 
 struct Suite {
   std::vector<const CheckedObject*> objects;
-  std::vector<const InputError*> errors;
+  std::vector<const Status*> errors;
 };
 
 std::string finding_line(const CheckedObject& o, std::size_t i) {
@@ -96,7 +96,7 @@ void write_junit(const CheckReport& report, FailOn threshold, std::ostream& out)
   };
   for (const std::string& f : report.files) suite(f);
   for (const CheckedObject& o : report.objects) suite(o.file).objects.push_back(&o);
-  for (const InputError& e : report.errors) suite(e.file).errors.push_back(&e);
+  for (const Status& e : report.errors) suite(e.file()).errors.push_back(&e);
 
   std::size_t total = 0, failures = 0, errors = 0, skipped = 0;
   std::ostringstream body;
@@ -137,11 +137,11 @@ void write_junit(const CheckReport& report, FailOn threshold, std::ostream& out)
       }
       cases << "    </testcase>\n";
     }
-    for (const InputError* e : s.errors) {
+    for (const Status* e : s.errors) {
       cases << "    <testcase classname=\"" << xml(file) << "\" name=\"parse " << xml(file) << "\" file=\""
-            << xml(file) << "\" line=\"" << e->pos.line << "\">\n"
-            << "      <error type=\"input\" message=\"" << xml(e->message) << "\">" << xml(file) << ':'
-            << e->pos.line << ':' << e->pos.column << ": " << xml(e->message) << "</error>\n"
+            << xml(file) << "\" line=\"" << e->pos().line << "\">\n"
+            << "      <error type=\"input\" message=\"" << xml(e->message()) << "\">" << xml(file) << ':'
+            << e->pos().line << ':' << e->pos().column << ": " << xml(e->message()) << "</error>\n"
             << "    </testcase>\n";
     }
     const std::size_t s_tests = s.objects.size() + s.errors.size();

@@ -101,10 +101,10 @@ void write_sarif(const CheckReport& report, std::ostream& out) {
     }
   }
   OJson notifications = OJson::array();
-  for (const InputError& e : report.errors) {
+  for (const Status& e : report.errors) {
     notifications.push_back({{"level", "error"},
-                             {"message", {{"text", e.message}}},
-                             {"locations", OJson::array({location(e.file, e.pos, nullptr, nullptr)})}});
+                             {"message", {{"text", e.message()}}},
+                             {"locations", OJson::array({location(e.file(), e.pos(), nullptr, nullptr)})}});
   }
   OJson run = {{"tool",
                 {{"driver",

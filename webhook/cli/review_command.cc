@@ -22,17 +22,16 @@ int run_review(const ReviewOptions& options) {
   std::optional<Policy> policy = load_policy_file(options.config_path);
   if (!policy) return 2;
   const ManifestInput input{options.input == "-" ? "<stdin>" : options.input, options.input == "-"};
-  std::string error;
-  std::optional<std::string> body = read_input(input, error);
-  if (!body) {
-    std::cerr << input.name << ": error: " << error << "\n";
+  Result<std::string> body = read_input(input);
+  if (!body.ok()) {
+    std::cerr << input.name << ": error: " << body.error().message() << "\n";
     return 2;
   }
   const AdmissionResult result = review_admission_text(*policy, *body);
-  if (result.error) {
+  if (!result.error.ok()) {
     // What the webhook answers with HTTP 400.
-    std::cout << Json{{"error", "malformed AdmissionReview: " + result.error->message}}.dump() << "\n";
-    std::cerr << input.name << ": error: malformed AdmissionReview: " << result.error->message << "\n";
+    std::cout << Json{{"error", "malformed AdmissionReview: " + result.error.message()}}.dump() << "\n";
+    std::cerr << input.name << ": error: malformed AdmissionReview: " << result.error.message() << "\n";
     return 2;
   }
   std::cout << result.outcome->response.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";

@@ -359,8 +359,8 @@ void Webhook::handle_validate(const HttpRequest& req, HttpResponse& res) {
   auto read = std::make_shared<ReadResult>(read_admission_review(req.body));
   auto result = std::make_shared<AdmissionResult>(review_admission_read(*policy, *read));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (result->error) {
-    const std::string message = "malformed AdmissionReview: " + result->error->message;
+  if (!result->error.ok()) {
+    const std::string message = "malformed AdmissionReview: " + result->error.message();
     json_reply(res, 400, {{"error", message}}, "malformed_review");
     res.after_send = [this, message, seconds, remote = *req.remote_addr, read = std::move(read)] {
       metrics_.observe_request("", "", "error", seconds);

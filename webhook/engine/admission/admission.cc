@@ -218,7 +218,7 @@ void answer(ObjectVerdict& verdict, const RatchetBase* before, AdmissionOutcome&
 
 AdmissionResult fail(std::string message) {
   AdmissionResult r;
-  r.error = AdmissionError{std::move(message)};
+  r.error = Status::invalid_input(std::move(message));
   return r;
 }
 
@@ -309,21 +309,38 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
   return result;
 }
 
+const std::vector<std::string>& unread_review_fields() {
+  static const std::vector<std::string> kFields = {
+      // The API server's record of which client set which field.
+      "**.metadata.managedFields",
+      // Who asked, the operation's options, and the kind and resource as
+      // first requested: podguard judges the object as it is.
+      "request.userInfo",
+      "request.options",
+      "request.requestKind",
+      "request.requestResource",
+      // On an UPDATE of a running pod, status is often the largest part.
+      "request.object.status",
+      "request.oldObject.status",
+  };
+  return kFields;
+}
+
 ReadResult read_admission_review(std::string_view body) {
+  static const SkippedFields kSkipped = SkippedFields::compile(unread_review_fields()).value();
   // The same strict reader as `podguard check` (RFC 8259, valid UTF-8, no
   // duplicate keys), so both judge the same bytes the same way.
   ReadLimits limits;
   limits.record_positions = false;  // responses name fields by path, not by line
-  limits.drop_managed_fields = true;
-  limits.drop_unread_review_fields = true;
+  limits.skip = &kSkipped;
   limits.use_arena = true;
   return read_documents(body, InputFormat::kJson, limits);
 }
 
 AdmissionResult review_admission_read(const Policy& policy, const ReadResult& read, Day today) {
-  if (read.error) {
-    return fail("the body is not valid JSON: " + read.error->message + " (line " + std::to_string(read.error->pos.line) +
-                ", column " + std::to_string(read.error->pos.column) + ")");
+  if (!read.error.ok()) {
+    return fail("the body is not valid JSON: " + read.error.message() + " (line " + std::to_string(read.error.pos().line) +
+                ", column " + std::to_string(read.error.pos().column) + ")");
   }
   if (read.documents.size() != 1) {
     return fail(read.documents.empty() ? "the body is empty" : "the body holds more than one JSON value");

@@ -53,27 +53,28 @@ struct AdmissionOutcome {
   std::vector<AppliedExemption> exempted;
 };
 
-struct AdmissionError {
-  std::string message;  // why the review is malformed (HTTP 400)
-};
 
 struct AdmissionResult {
   std::optional<AdmissionOutcome> outcome;  // set unless error is
-  std::optional<AdmissionError> error;
+  Status error;  // invalid input: the review could not be decided (HTTP 400)
 };
 
 // Decides a parsed AdmissionReview (admission.k8s.io/v1, or v1beta1; the
 // response uses the request's apiVersion and uid).
 AdmissionResult review_admission(const Policy& policy, const Json& review, Day today = today_utc());
 
-// Parses the body first; malformed JSON is an AdmissionError.
+// Parses the body first; malformed JSON is an error.
 AdmissionResult review_admission_text(const Policy& policy, std::string_view body, Day today = today_utc());
 
 // review_admission_text in two halves, for a caller that wants to choose
 // when the parsed review is freed (the webhook frees it after answering):
 // the strict reader with the webhook's limits, then the decision on what it
-// read (a read error or anything but one JSON value is an AdmissionError).
+// read (a read error or anything but one JSON value is an error).
 ReadResult read_admission_review(std::string_view body);
+// What read_admission_review leaves out of the review (still checked for
+// syntax and counted): what no rule and no part of the decision reads, as
+// SkippedFields patterns.
+const std::vector<std::string>& unread_review_fields();
 AdmissionResult review_admission_read(const Policy& policy, const ReadResult& read, Day today = today_utc());
 
 // Fits warnings to the API server's limits: each at most kMaxWarningLength

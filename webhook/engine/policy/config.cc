@@ -137,8 +137,9 @@ class ConfigReader {
   }
 
   void error(const FieldPath& at, std::string message) {
-    errors_.push_back(ConfigError{doc_.positions.locate({}, at), at.empty() ? "(top level)" : at.str(),
-                                  std::move(message)});
+    errors_.push_back(Status::invalid_input(std::move(message))
+                          .at(doc_.positions.locate({}, at))
+                          .with_key(at.empty() ? "(top level)" : at.str()));
   }
 
   ConfigLoad finish(Policy policy) {
@@ -146,8 +147,8 @@ class ConfigReader {
     if (errors_.empty()) {
       out.policy = std::move(policy);
     } else {
-      std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
-        return a.pos.line != b.pos.line ? a.pos.line < b.pos.line : a.pos.column < b.pos.column;
+      std::stable_sort(errors_.begin(), errors_.end(), [](const Status& a, const Status& b) {
+        return a.pos().line != b.pos().line ? a.pos().line < b.pos().line : a.pos().column < b.pos().column;
       });
       out.errors = std::move(errors_);
     }
@@ -367,7 +368,7 @@ class ConfigReader {
   const Document& doc_;
   const RuleRegistry& registry_;
   std::vector<std::string_view> rule_ids_;
-  std::vector<ConfigError> errors_;
+  std::vector<Status> errors_;
 };
 
 }  // namespace
@@ -375,33 +376,31 @@ class ConfigReader {
 ConfigLoad load_config(std::string_view text, const RuleRegistry& registry) {
   ReadResult read = read_documents(text, InputFormat::kYaml);
   ConfigLoad out;
-  if (read.error) {
-    out.errors.push_back(ConfigError{read.error->pos, "(syntax)", read.error->message});
+  if (!read.error.ok()) {
+    out.errors.push_back(Status(read.error).with_key("(syntax)"));
     return out;
   }
   if (read.documents.empty()) {
-    out.errors.push_back(ConfigError{{1, 1}, "(top level)",
-                                     "the config is empty; it needs at least apiVersion: " +
-                                         std::string(kConfigApiVersion) + " and kind: " + std::string(kConfigKind)});
+    out.errors.push_back(Status::invalid_input("the config is empty; it needs at least apiVersion: " +
+                                               std::string(kConfigApiVersion) + " and kind: " + std::string(kConfigKind))
+                             .at({1, 1})
+                             .with_key("(top level)"));
     return out;
   }
   if (read.documents.size() > 1) {
-    out.errors.push_back(ConfigError{read.documents[1].start, "(top level)",
-                                     "the config must be a single YAML document, found " +
-                                         std::to_string(read.documents.size())});
+    out.errors.push_back(Status::invalid_input("the config must be a single YAML document, found " +
+                                               std::to_string(read.documents.size()))
+                             .at(read.documents[1].start)
+                             .with_key("(top level)"));
     return out;
   }
   return ConfigReader(read.documents.front(), registry).run();
 }
 
-std::string format_config_errors(std::string_view source_name, const std::vector<ConfigError>& errors) {
-  std::ostringstream out;
-  for (const ConfigError& e : errors) {
-    out << source_name;
-    if (e.pos.known()) out << ':' << e.pos.line << ':' << e.pos.column;
-    out << ": " << e.key << ": " << e.message << '\n';
-  }
-  return out.str();
+std::string format_config_errors(std::string_view source_name, const std::vector<Status>& errors) {
+  std::string out;
+  for (const Status& e : errors) out += Status(e).with_file(source_name).to_string() + "\n";
+  return out;
 }
 
 }  // namespace podguard

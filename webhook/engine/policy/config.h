@@ -19,21 +19,18 @@ namespace podguard {
 inline constexpr std::string_view kConfigApiVersion = "podguard.io/v1alpha1";
 inline constexpr std::string_view kConfigKind = "PolicyConfig";
 
-struct ConfigError {
-  SourcePos pos;
-  std::string key;      // dotted path of the offending key, e.g. rules.image-pinned.requireDigest
-  std::string message;  // plain sentence
-};
 
 struct ConfigLoad {
   std::optional<Policy> policy;  // set when there are no errors
-  std::vector<ConfigError> errors;
+  // Invalid-input Statuses with the line, the column and the dotted key
+  // (e.g. rules.image-pinned.requireDigest), in file order.
+  std::vector<Status> errors;
 };
 
 // Reads a PolicyConfig for the rules of `registry`.
 ConfigLoad load_config(std::string_view text, const RuleRegistry& registry);
 
 // "file:line:col: key: message", one line each.
-std::string format_config_errors(std::string_view source_name, const std::vector<ConfigError>& errors);
+std::string format_config_errors(std::string_view source_name, const std::vector<Status>& errors);
 
 }  // namespace podguard

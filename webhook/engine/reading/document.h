@@ -103,6 +103,21 @@ class SourceMap {
   std::vector<Entry> entries_;
 };
 
+// A number as the API server receives it from kubectl. kubectl turns YAML
+// (and JSON) into Go values and back into JSON, so a float with an integral
+// value is written as an integer: `29.0`, `1e+06` (as Helm prints large
+// values) and `!!float 1` reach the API server as 29, 1000000 and 1, and an
+// integer field such as runAsUser takes them. Both readers pass numbers
+// through this, so `podguard check` judges what the webhook will see.
+// Beyond int64 (and for fractions, infinities and NaN) the float stays.
+inline Json kubectl_number(double d) {
+  constexpr double kInt64Bound = 9223372036854775808.0;  // 2^63
+  if (d >= -kInt64Bound && d < kInt64Bound && static_cast<double>(static_cast<std::int64_t>(d)) == d) {
+    return Json(static_cast<std::int64_t>(d));
+  }
+  return Json(d);
+}
+
 // Frees a value's subtree leaves first. nlohmann's own destructor avoids
 // recursion by moving every child of a list or object onto a heap-allocated
 // stack; documents here are depth-limited (ReadLimits::max_depth), so plain

@@ -12,13 +12,6 @@
 namespace podguard {
 namespace {
 
-// Members of an AdmissionReview's request that no part of podguard reads:
-// who asked, the operation's options, and the kind and resource as first
-// requested (podguard judges the object as it is).
-bool is_unread_request_field(std::string_view key) {
-  return key == "userInfo" || key == "options" || key == "requestKind" || key == "requestResource";
-}
-
 struct SyntaxError {
   std::string message;
   const char* at;
@@ -113,7 +106,8 @@ class JsonParser {
         end_(text.data() + text.size()),
         lines_(text),
         limits_(limits),
-        item_sink_(item_sink) {
+        item_sink_(item_sink),
+        skips_(limits.skip) {
     // Reserved, not constructed: builders are made as depth is reached, and
     // references to them stay valid since the vector never reallocates.
     builders_.reserve(static_cast<std::size_t>(std::max(limits.max_depth, 0)) + 1);
@@ -156,6 +150,7 @@ class JsonParser {
     streamed_ = false;
     positions_ = limits_.record_positions ? &doc.positions : nullptr;
     nodes_ = 0;
+    skip_state_ = skips_ != nullptr ? skips_->root() : 0;
     if (positions_ != nullptr) {
       doc.start = pos(p_);
       doc.positions.record(path_hash::kRoot, doc.start);
@@ -288,6 +283,9 @@ class JsonParser {
     // One builder per depth, reused from object to object.
     while (builders_.size() <= static_cast<std::size_t>(depth)) builders_.emplace_back();
     ObjectBuilder& members = builders_[static_cast<std::size_t>(depth)];
+    // Which skipped-field patterns may match this object's keys. Array
+    // items are transparent: they keep their array's candidates.
+    const SkippedFields::State members_skips = skip_state_;
     do {
       if (p_ == end_ || *p_ != '"') unexpected("a string key");
       const char* key_at = p_;
@@ -296,15 +294,15 @@ class JsonParser {
       if (p_ == end_ || *p_ != ':') unexpected("':' after an object key");
       ++p_;
       skip_space();
-      if ((depth == metadata_depth_ && key == "managedFields") ||
-          (depth == review_request_depth_ && is_unread_request_field(key)) ||
-          (depth == review_object_depth_ && key == "status")) {
-        skip(depth + 1);
-        continue;
+      SkippedFields::State child_skips = 0;
+      if (skips_ != nullptr) {
+        const SkippedFields::Step step = skips_->member(members_skips, std::string_view(key));
+        if (step.skip) {
+          skip(depth + 1);
+          continue;
+        }
+        child_skips = step.next;
       }
-      const bool key_is_metadata = limits_.drop_managed_fields && key == "metadata";
-      const bool key_is_request = limits_.drop_unread_review_fields && depth == 0 && key == "request";
-      const bool key_is_object = depth == review_request_depth_ && (key == "object" || key == "oldObject");
       const std::uint64_t child = positions_ != nullptr ? path_hash::key(hash, key) : 0;
       if (positions_ != nullptr) positions_->record(child, pos(key_at));
       const bool stream = depth == 0 && streaming_ != nullptr && key == "items" && p_ != end_ && *p_ == '[';
@@ -313,25 +311,15 @@ class JsonParser {
         members.clear();
         fail("duplicate key \"" + std::string(key) + "\"", key_at);
       }
+      skip_state_ = child_skips;
       if (stream) {
         count();
         stream_items(*slot, child);
-      } else if (key_is_metadata || key_is_request || key_is_object) {
-        // Entering an object whose members may be left out; what was set
-        // for the enclosing ones stays (metadata inside request.object).
-        const int outer_metadata = metadata_depth_, outer_request = review_request_depth_,
-                  outer_object = review_object_depth_;
-        if (key_is_metadata) metadata_depth_ = depth + 1;
-        if (key_is_request) review_request_depth_ = depth + 1;
-        if (key_is_object) review_object_depth_ = depth + 1;
-        value(*slot, child, depth + 1);
-        metadata_depth_ = outer_metadata;
-        review_request_depth_ = outer_request;
-        review_object_depth_ = outer_object;
       } else {
         value(*slot, child, depth + 1);
       }
     } while (more('}', "',' or '}' after an object member"));
+    skip_state_ = members_skips;
     members.finish_into(out);
   }
 
@@ -462,7 +450,7 @@ class JsonParser {
     } else if (r.ec != std::errc() || r.ptr != p_) {
       fail("invalid number", start);
     }
-    out = d;
+    out = kubectl_number(d);
   }
 
   std::uint32_t hex4(const char* at) {
@@ -604,13 +592,8 @@ class JsonParser {
   DocumentSink* streaming_ = nullptr;  // item_sink_ while streaming is allowed
   bool streamed_ = false;              // items of the current document went to the sink
   SourceMap* positions_ = nullptr;  // nullptr when positions are not wanted
-  // The depth of the object that is the value of a "metadata" key, while the
-  // parser is inside it and drop_managed_fields is on; -1 otherwise.
-  int metadata_depth_ = -1;
-  // Likewise for an AdmissionReview's "request" and its "object" and
-  // "oldObject", with drop_unread_review_fields on.
-  int review_request_depth_ = -1;
-  int review_object_depth_ = -1;
+  const SkippedFields* skips_;  // nullptr when nothing is left out
+  SkippedFields::State skip_state_ = 0;  // candidates for the object about to be parsed
   std::size_t nodes_ = 0;
   std::vector<ObjectBuilder> builders_;  // one per depth reached; capacity reserved up front
   std::vector<std::vector<Json>> item_builders_;  // likewise for arrays
@@ -648,7 +631,7 @@ JsonReadResult read_json(std::string_view text, const ReadLimits& limits, Docume
     try {
       if (!parser.next(doc)) break;
     } catch (const SyntaxError& e) {
-      result.error = ReadError{e.message, parser.pos(e.at)};
+      result.error = Status::invalid_input(e.message).at(parser.pos(e.at));
       break;
     }
     if (!doc.value.is_null()) counting.document(std::move(doc));

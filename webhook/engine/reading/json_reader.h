@@ -8,15 +8,15 @@
 // list item's position as it goes. Internal to the manifest reader.
 #pragma once
 
-#include <optional>
 #include <string_view>
 
-#include "engine/reading/manifest_reader.h"
+#include "engine/base/status.h"
+#include "engine/reading/read_options.h"
 
 namespace podguard {
 
 struct JsonReadResult {
-  std::optional<ReadError> error;
+  Status error;  // the syntax error that stopped the read; ok when none
   bool delivered = false;  // whether the sink received anything before the error
 };
 

@@ -21,7 +21,7 @@
 namespace podguard {
 namespace {
 
-// Thrown by the builders; caught in read_documents and turned into a ReadError.
+// Thrown by the builders; caught in read_documents and turned into a Status.
 struct BuildError {
   std::string message;
   SourcePos pos;
@@ -85,14 +85,14 @@ class YamlBuilder final : public YAML::EventHandler {
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
     if (expecting_key()) {
-      set_key(value, mark, /*merge=*/tag == "?" && value == "<<");
+      const bool merge = tag == "?" && value == "<<";
+      set_key(tag == "?" && !merge ? plain_key_as_kubectl_writes(value) : value, mark, merge);
       if (anchor != 0) anchors_[anchor] = Anchored{Json(value), 1};
       return;
     }
-    std::string error;
-    Json resolved = resolve_yaml_scalar(tag, value, error);
-    if (!error.empty()) throw BuildError{error, to_pos(mark)};
-    place(std::move(resolved), mark, anchor, 1);
+    Result<Json> resolved = resolve_yaml_scalar(tag, value);
+    if (!resolved.ok()) throw BuildError{resolved.error().message(), to_pos(mark)};
+    place(std::move(resolved).value(), mark, anchor, 1);
   }
 
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
@@ -132,6 +132,7 @@ class YamlBuilder final : public YAML::EventHandler {
 
   void set_key(const std::string& key, const YAML::Mark& mark, bool merge) {
     Frame& f = stack_.back();
+    if (!f.merges.empty()) apply_merges(f);
     f.key = key;
     f.key_pos = to_pos(mark);
     f.has_key = true;
@@ -211,24 +212,31 @@ class YamlBuilder final : public YAML::EventHandler {
     stack_.pop_back();
   }
 
-  // YAML merge keys (`<<: *defaults`): keys written in the map win over
-  // merged ones, and earlier merge sources win over later ones.
+  // YAML merge keys (`<<: *defaults`, `<<: [*a, *b]`), applied as kubectl's
+  // YAML library (go-yaml v2, through sigs.k8s.io/yaml) applies them: where
+  // the merge is written, over the keys before it; keys after it win over
+  // it; in a list, earlier maps win over later ones. (YAML's merge spec lets
+  // keys written in the map win wherever they are; kubectl does not, and
+  // kubectl's object is the one the API server and the webhook see.)
+  // Called before the map's next key and when it closes, once the merged
+  // value is complete.
   void apply_merges(Frame& f) {
     ObjectBuilder& members = builders_[f.depth];
     auto merge_one = [&members](const Json& source) {
       if (!source.is_object()) return false;
-      for (const auto& [k, v] : source.items()) members.add_if_absent(k, v);
+      for (const auto& [k, v] : source.items()) members.merge(k, v);
       return true;
     };
     for (const Json& m : f.merges) {
       if (m.is_array()) {
-        for (const Json& item : m) {
-          if (!merge_one(item)) throw BuildError{"a merge key (<<) must refer to maps", f.key_pos};
+        for (auto item = m.rbegin(); item != m.rend(); ++item) {
+          if (!merge_one(*item)) throw BuildError{"a merge key (<<) must refer to maps", f.key_pos};
         }
       } else if (!merge_one(m)) {
         throw BuildError{"a merge key (<<) must refer to a map", f.key_pos};
       }
     }
+    f.merges.clear();
   }
 
   const ReadLimits& limits_;
@@ -241,7 +249,7 @@ class YamlBuilder final : public YAML::EventHandler {
   std::size_t nodes_ = 0;
 };
 
-std::optional<ReadError> read_yaml(std::string_view text, const ReadLimits& limits, DocumentSink& sink) {
+Status read_yaml(std::string_view text, const ReadLimits& limits, DocumentSink& sink) {
   MemoryBuffer buffer(text);
   std::istream in(&buffer);
   try {
@@ -253,7 +261,8 @@ std::optional<ReadError> read_yaml(std::string_view text, const ReadLimits& limi
       YamlBuilder builder(limits, builders);
       if (!parser.HandleNextDocument(builder)) break;
       if (builder.start_mark().pos == last_start) {
-        return ReadError{"unexpected ',' outside a flow collection ([...] or {...})", to_pos(builder.start_mark())};
+        return Status::invalid_input("unexpected ',' outside a flow collection ([...] or {...})")
+            .at(to_pos(builder.start_mark()));
       }
       last_start = builder.start_mark().pos;
       if (builder.has_value()) {
@@ -262,11 +271,11 @@ std::optional<ReadError> read_yaml(std::string_view text, const ReadLimits& limi
       }
     }
   } catch (const YAML::Exception& e) {
-    return ReadError{e.msg, to_pos(e.mark)};
+    return Status::invalid_input(e.msg).at(to_pos(e.mark));
   } catch (const BuildError& e) {
-    return ReadError{e.message, e.pos};
+    return Status::invalid_input(e.message).at(e.pos);
   }
-  return std::nullopt;
+  return Status();
 }
 
 // Keeps documents in a vector: for read_documents' vector form, and to hold
@@ -289,20 +298,19 @@ bool looks_like_json(std::string_view text) {
 
 }  // namespace
 
-std::optional<ReadError> read_documents(std::string_view text, InputFormat format, const ReadLimits& limits,
-                                        DocumentSink& sink) {
+Status read_documents(std::string_view text, InputFormat format, const ReadLimits& limits, DocumentSink& sink) {
   if (format == InputFormat::kYaml || (format == InputFormat::kAuto && !looks_like_json(text))) {
     return read_yaml(text, limits, sink);
   }
   JsonReadResult json = read_json(text, limits, sink);
-  if (!json.error || format == InputFormat::kJson || json.delivered) return json.error;
+  if (json.error.ok() || format == InputFormat::kJson || json.delivered) return json.error;
   // A YAML flow mapping also starts with '{'. Try YAML only when JSON failed
   // before delivering anything; keep the JSON error if YAML fails too, since
   // the text looked like JSON.
   CollectingSink as_yaml;
-  if (read_yaml(text, limits, as_yaml)) return json.error;
+  if (!read_yaml(text, limits, as_yaml).ok()) return json.error;
   for (Document& doc : as_yaml.documents) sink.document(std::move(doc));
-  return std::nullopt;
+  return Status();
 }
 
 ReadResult read_documents(std::string_view text, InputFormat format, const ReadLimits& limits) {

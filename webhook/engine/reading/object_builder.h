@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -30,15 +31,28 @@ class ObjectBuilder {
   }
 
   // Like add with a null value, made in place (a parser fills it next).
+  // After a merge, a key that only a merge set is replaced, not a duplicate.
   Json* add(JsonString&& key) {
+    if (!where_.empty()) return add_after_merge(std::move(key));
     if (!is_new(key)) return nullptr;
     members_.emplace_back(std::piecewise_construct, std::forward_as_tuple(std::move(key)), std::forward_as_tuple());
     return &members_.back().second;
   }
 
-  // Like add, but keeps the existing value on a duplicate (YAML merge keys).
-  void add_if_absent(const JsonString& key, const Json& value) {
-    if (Json* slot = add(JsonString(key))) *slot = value;
+  // A member from a YAML merge key (`<<`), set the way kubectl's YAML
+  // library (go-yaml v2) sets it: at the point the merge is written, over
+  // whatever an earlier key or merge set; a key written after the merge
+  // replaces it again.
+  void merge(const JsonString& key, const Json& value) {
+    start_merging();
+    const auto [it, added] = where_.try_emplace(key, members_.size());
+    if (added) {
+      members_.emplace_back(key, value);
+      merged_.push_back(true);
+    } else {
+      members_[it->second].second = value;
+      merged_[it->second] = true;
+    }
   }
 
   // Makes `target` the object and empties the builder (keeping its capacity
@@ -54,9 +68,33 @@ class ObjectBuilder {
   void clear() {
     members_.clear();
     seen_.clear();
+    where_.clear();
+    merged_.clear();
   }
 
  private:
+  // Indexes the members once a merge happens (rare; merges touch keys by
+  // name, and a hostile file may merge many keys into a big map).
+  void start_merging() {
+    if (!where_.empty()) return;
+    for (std::size_t i = 0; i < members_.size(); ++i) where_.emplace(members_[i].first, i);
+    merged_.assign(members_.size(), false);
+  }
+
+  Json* add_after_merge(JsonString&& key) {
+    const auto [it, added] = where_.try_emplace(key, members_.size());
+    if (!added) {
+      if (!merged_[it->second]) return nullptr;  // written twice
+      merged_[it->second] = false;
+      Json& slot = members_[it->second].second;
+      slot = Json();
+      return &slot;
+    }
+    members_.emplace_back(std::piecewise_construct, std::forward_as_tuple(std::move(key)), std::forward_as_tuple());
+    merged_.push_back(false);
+    return &members_.back().second;
+  }
+
   static constexpr std::size_t kScanLimit = 32;
 
   // False for a key already added.
@@ -78,6 +116,9 @@ class ObjectBuilder {
   };
   std::vector<std::pair<JsonString, Json>> members_;
   std::unordered_set<JsonString, KeyHash> seen_;
+  // Once a merge happened: where each key is, and whether a merge set it.
+  std::unordered_map<JsonString, std::size_t, KeyHash> where_;
+  std::vector<bool> merged_;
 };
 
 }  // namespace podguard

@@ -109,7 +109,7 @@ Json resolve_plain(const std::string& value) {
   const bool numeric_start = (first >= '0' && first <= '9') || first == '-' || first == '+' || first == '.';
   if (numeric_start) {
     if (auto i = as_int(value)) return *i;
-    if (auto f = as_float(value)) return *f;
+    if (auto f = as_float(value)) return kubectl_number(f->get<double>());
     return Json(value);
   }
   if (is_null(value)) return Json(nullptr);
@@ -119,28 +119,41 @@ Json resolve_plain(const std::string& value) {
 
 }  // namespace
 
-Json resolve_yaml_scalar(const std::string& tag, const std::string& value, std::string& error) {
+Result<Json> resolve_yaml_scalar(const std::string& tag, const std::string& value) {
   if (tag == "?") return resolve_plain(value);
   if (tag == "!" || tag.compare(0, kTagPrefix.size(), kTagPrefix) != 0) return Json(value);
   const std::string_view type = std::string_view(tag).substr(kTagPrefix.size());
   if (type == "str" || type == "binary" || type == "timestamp") return Json(value);
+  const char* expected = nullptr;
   if (type == "int") {
     if (auto i = as_int(value)) return *i;
-    error = "\"" + value + "\" is tagged !!int but is not an integer";
+    expected = "an integer";
   } else if (type == "float") {
-    if (auto i = as_int(value)) return Json(i->get<double>());
-    if (auto f = as_float(value)) return *f;
-    error = "\"" + value + "\" is tagged !!float but is not a number";
+    if (auto i = as_int(value)) return *i;  // kubectl writes !!float 1 as 1
+    if (auto f = as_float(value)) return kubectl_number(f->get<double>());
+    expected = "a number";
   } else if (type == "bool") {
     if (auto b = as_bool(value)) return Json(*b);
-    error = "\"" + value + "\" is tagged !!bool but is not a boolean";
+    expected = "a boolean";
   } else if (type == "null") {
     if (is_null(value)) return Json(nullptr);
-    error = "\"" + value + "\" is tagged !!null but is not null";
+    expected = "null";
   } else {
     return Json(value);
   }
-  return Json(nullptr);
+  return Status::invalid_input("\"" + value + "\" is tagged !!" + std::string(type) + " but is not " + expected);
+}
+
+std::string plain_key_as_kubectl_writes(const std::string& key) {
+  if (key.empty()) return key;
+  const char first = key[0];
+  const bool numeric_start = (first >= '0' && first <= '9') || first == '-' || first == '+';
+  if (numeric_start) {
+    if (auto i = as_int(key)) return std::string(i->dump());
+    return key;
+  }
+  if (auto b = as_bool(key)) return *b ? "true" : "false";
+  return key;
 }
 
 }  // namespace podguard
