@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/policy/policy.h"
 #include "engine/reading/manifest_reader.h"
+#include "engine/rules/builtin.h"
 
 namespace podguard::testing {
 
@@ -41,6 +43,48 @@ inline Json yaml_object(std::string_view text) {
     throw std::runtime_error("test snippet: " + (!r.error.ok() ? r.error.message() : std::string("not one document")));
   }
   return std::move(r.documents.front().value);
+}
+
+// The values of the `# key: value` comment lines a fixture starts with, in
+// order (the first line that is not a comment ends them).
+inline std::vector<std::string> header_values(const std::string& text, std::string_view key) {
+  std::vector<std::string> out;
+  const std::string prefix = "# " + std::string(key) + ":";
+  std::size_t pos = 0;
+  while (pos < text.size() && text[pos] == '#') {
+    const auto end = text.find('\n', pos);
+    std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? text.size() : end + 1;
+    if (line.rfind(prefix, 0) != 0) continue;
+    line.erase(0, prefix.size());
+    while (!line.empty() && line.front() == ' ') line.erase(0, 1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+// A policy of the built-in rules with only `rule` on, at deny, with
+// `params` merged over its defaults: how rule fixtures are judged.
+inline Policy only_rule(std::size_t rule, const Json& params) {
+  Policy p = Policy::defaults(builtin_rules());
+  for (auto& s : p.rules) s.action = Action::kOff;
+  p.rules[rule].action = Action::kDeny;
+  for (const auto& [k, v] : params.items()) p.rules[rule].params[k] = v;
+  return p;
+}
+
+// The `# params: {json}` a fixture starts with (an empty object when there
+// is none); fails the test when it is not a JSON object.
+inline Json header_params(const std::string& text, const std::filesystem::path& file) {
+  Json params = Json::object();
+  for (const std::string& line : header_values(text, "params")) {
+    params = Json::parse(line, nullptr, false);
+    if (params.is_discarded() || !params.is_object()) {
+      throw std::runtime_error(file.string() + ": # params: is not a JSON object");
+    }
+  }
+  return params;
 }
 
 // Sorted regular files directly in `dir` with the given extension.

@@ -35,6 +35,9 @@ TEST_CASE("the built-in registry holds every rule of DESIGN.md with its default 
       {"host-namespaces", Action::kDeny},           {"no-privilege-escalation", Action::kWarn},
       {"drop-all-capabilities", Action::kWarn},     {"seccomp-runtime-default", Action::kWarn},
       {"resources-required", Action::kWarn},        {"privileged-port", Action::kWarn},
+      {"image-user", Action::kWarn},                {"image-healthcheck", Action::kWarn},
+      {"image-secrets", Action::kDeny},             {"image-labels", Action::kAudit},
+      {"image-build-tools", Action::kWarn},         {"dockerfile-exec-form", Action::kWarn},
   };
   for (const auto& [id, action] : contract) {
     INFO(id);
@@ -43,6 +46,8 @@ TEST_CASE("the built-in registry holds every rule of DESIGN.md with its default 
     CHECK(reg.default_action(*i, Profile::kContract) == action);
     CHECK(reg.default_action(*i, Profile::kPssRestricted) == Action::kOff);
   }
+  CHECK(judged_inputs(reg.at(*reg.index_of("image-pinned"))) == std::vector<std::string_view>{"pods", "Dockerfiles"});
+  CHECK(judged_inputs(reg.at(*reg.index_of("image-user"))) == std::vector<std::string_view>{"Dockerfiles"});
   std::size_t baseline = 0, restricted = 0;
   for (std::size_t i = 0; i < reg.size(); ++i) {
     if (reg.default_action(i, Profile::kPssBaseline) == Action::kDeny) ++baseline;
@@ -69,6 +74,12 @@ TEST_CASE("the registry refuses duplicates, bad ids and missing docs") {
   Rule unchecked = make("gamma");
   unchecked.check = nullptr;
   CHECK_THROWS_AS(RuleRegistry({&unchecked}), std::invalid_argument);
+  Rule dockerfile_only = make("epsilon");
+  dockerfile_only.check = nullptr;
+  dockerfile_only.dockerfile_check = [](const DockerfileFacts&, const RuleParams&, DockerfileFindings&) {};
+  CHECK_NOTHROW(RuleRegistry({&dockerfile_only}));
+  CHECK(judged_inputs(dockerfile_only) == std::vector<std::string_view>{"Dockerfiles"});
+  CHECK(judged_inputs(a) == std::vector<std::string_view>{"pods"});
   Rule param = make("delta");
   param.doc.params.push_back(ParamSpec{.name = "action", .description = "clashes with the action key"});
   CHECK_THROWS_AS(RuleRegistry({&param}), std::invalid_argument);

@@ -147,6 +147,14 @@ std::optional<std::string_view> secret_like_value(std::string_view v) {
   return std::nullopt;
 }
 
+bool names_a_secret_file(std::string_view name, std::string_view value) {
+  if (value.empty() || value.front() != '/') return false;
+  for (std::string_view suffix : {"_FILE", "_PATH", "_DIR", "_file", "_path", "_dir"}) {
+    if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix) return true;
+  }
+  return false;
+}
+
 bool only_variable_references(std::string_view v) {
   if (v.empty()) return false;
   std::size_t i = 0;

@@ -185,6 +185,7 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
     const RuleSetting& setting = (*settings)[i];
     if (setting.action == Action::kOff) continue;
     const Rule& rule = registry.at(i);
+    if (rule.check == nullptr) continue;  // judges other inputs (Dockerfiles) only
     const bool annotation_exempt = by_annotation && std::find(by_annotation->rules.begin(), by_annotation->rules.end(),
                                                               i) != by_annotation->rules.end();
     findings.clear();

@@ -56,7 +56,9 @@ RuleRegistry::RuleRegistry(std::vector<const Rule*> rules) : rules_(std::move(ru
     if (d.summary.empty() || d.description.empty() || d.rationale.empty() || d.remediation.empty()) {
       throw std::invalid_argument("rule registry: rule \"" + d.id + "\" lacks documentation");
     }
-    if (r->check == nullptr) throw std::invalid_argument("rule registry: rule \"" + d.id + "\" has no check");
+    if (r->check == nullptr && r->dockerfile_check == nullptr) {
+      throw std::invalid_argument("rule registry: rule \"" + d.id + "\" has no check");
+    }
     if (r->pss_level != PssLevel::kNone && r->contract_action != Action::kOff) {
       throw std::invalid_argument("rule registry: PSS check \"" + d.id + "\" must be off in the contract profile");
     }

@@ -24,6 +24,13 @@ std::optional<Action> parse_action(std::string_view s) {
   return std::nullopt;
 }
 
+std::vector<std::string_view> judged_inputs(const Rule& rule) {
+  std::vector<std::string_view> out;
+  if (rule.check != nullptr) out.emplace_back("pods");
+  if (rule.dockerfile_check != nullptr) out.emplace_back("Dockerfiles");
+  return out;
+}
+
 std::string describe(const ContainerView& c) {
   std::string out;
   if (c.kind == ContainerKind::kInit) out = c.sidecar ? "sidecar container " : "init container ";

@@ -1,6 +1,7 @@
-// What a rule is: an id, its documentation, its parameters and a check
-// function. How strict a rule is (its action) and who is exempt from it are
-// configuration, kept apart in policy.h.
+// What a rule is: an id, its documentation, its parameters and the check
+// functions for the inputs it judges: a pod spec (`check`), a Dockerfile
+// (`dockerfile_check`), or both. How strict a rule is (its action) and who
+// is exempt from it are configuration, kept apart in policy.h.
 //
 // Rules are stateless; their check functions may run on many threads at once.
 #pragma once
@@ -104,14 +105,52 @@ using RuleParams = Json;
 
 using CheckFn = void (*)(const PodView& pod, const RuleParams& params, Findings& out);
 
+class DockerfileFacts;  // engine/facts/dockerfile_facts.h
+
+// Collects what one rule finds in one Dockerfile. A finding points at an
+// instruction (where an inline `# podguard:ignore` exemption goes, on the
+// lines above it) and at a position inside it; a finding about something
+// missing from a stage points at the stage's FROM.
+class DockerfileFindings {
+ public:
+  static constexpr std::size_t kNoStage = static_cast<std::size_t>(-1);
+
+  struct Entry {
+    std::size_t stage = kNoStage;  // the stage it is about; kNoStage for ARGs before the first FROM
+    std::size_t instruction = 0;   // index in the Dockerfile's instructions
+    SourcePos pos;
+    std::string message;
+  };
+
+  void add(std::size_t stage, std::size_t instruction, SourcePos pos, std::string message) {
+    entries_.push_back(Entry{stage, instruction, pos, std::move(message)});
+  }
+
+  const std::vector<Entry>& entries() const { return entries_; }
+  void clear() { entries_.clear(); }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+using DockerfileCheckFn = void (*)(const DockerfileFacts& dockerfile, const RuleParams& params,
+                                   DockerfileFindings& out);
+
 struct Rule {
   RuleDoc doc;
   Action contract_action = Action::kOff;  // default in the `contract` profile
   PssLevel pss_level = PssLevel::kNone;
   // For a restricted PSS check: the baseline check it replaces at restricted.
   std::string replaces;
-  CheckFn check = nullptr;
+  // What the rule judges; at least one is set. Another input kind (image
+  // configs read from a registry) gets a function of its own here.
+  CheckFn check = nullptr;                         // pod specs of workloads
+  DockerfileCheckFn dockerfile_check = nullptr;    // Dockerfiles
 };
+
+// The inputs a rule judges, for docs and `podguard rules`: "pods",
+// "Dockerfiles".
+std::vector<std::string_view> judged_inputs(const Rule& rule);
 
 // Short container label for messages: `container "app"`, `init container
 // "setup"`, `ephemeral container "debug"`.

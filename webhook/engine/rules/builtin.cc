@@ -24,6 +24,13 @@ const RuleRegistry& builtin_rules() {
       &rules::seccomp_runtime_default(),
       &rules::resources_required(),
       &rules::privileged_port(),
+      // Images: judged on Dockerfiles.
+      &rules::image_user(),
+      &rules::image_healthcheck(),
+      &rules::image_secrets(),
+      &rules::image_labels(),
+      &rules::image_build_tools(),
+      &rules::dockerfile_exec_form(),
       // Pod Security Standards, baseline then restricted, as upstream orders them.
       &pss::app_armor_profile(),
       &pss::capabilities_baseline(),

@@ -19,5 +19,13 @@ const Rule& drop_all_capabilities();
 const Rule& seccomp_runtime_default();
 const Rule& resources_required();
 const Rule& privileged_port();
+// The image half of the contract, judged on Dockerfiles (image-pinned also
+// judges every FROM).
+const Rule& image_user();
+const Rule& image_healthcheck();
+const Rule& image_secrets();
+const Rule& image_labels();
+const Rule& image_build_tools();
+const Rule& dockerfile_exec_form();
 
 }  // namespace podguard::rules

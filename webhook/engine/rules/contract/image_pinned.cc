@@ -7,10 +7,16 @@
 // reference, no tag and no digest, a tag matching disallowedTags (compared
 // case-insensitively) without a digest, no digest when requireDigest, or a
 // registry outside allowedRegistries when that list is not empty.
+//
+// In a Dockerfile: the image of every FROM that does not name an earlier
+// stage, after substituting the ARGs declared before the first FROM; FROM
+// scratch passes, and an image that depends on an ARG without a default
+// fails (it cannot be judged before the build).
 #include <cctype>
 
-#include "engine/policy/glob.h"
+#include "engine/facts/dockerfile_facts.h"
 #include "engine/facts/image_reference.h"
+#include "engine/policy/glob.h"
 #include "engine/reading/json_access.h"
 #include "engine/rules/contract/contract_rules.h"
 
@@ -55,10 +61,58 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+// The parameters, read once per object.
+struct PinSettings {
+  explicit PinSettings(const RuleParams& params)
+      : disallowed(string_list(params, "disallowedTags")),
+        allowed_registries(string_list(params, "allowedRegistries")),
+        require_digest(params.value("requireDigest", false)) {}
+
+  std::vector<std::string> disallowed;
+  std::vector<std::string> allowed_registries;
+  bool require_digest;
+};
+
+enum class Pin { kPinned, kInvalid, kRegistry, kNoTag, kDisallowedTag, kNoDigest };
+
+Pin judge(const ImageParse& parsed, const PinSettings& s) {
+  if (!parsed.ref) return Pin::kInvalid;
+  const ImageReference& ref = *parsed.ref;
+  if (!s.allowed_registries.empty() && !registry_allowed(s.allowed_registries, ref)) return Pin::kRegistry;
+  if (!ref.digest.empty()) return Pin::kPinned;
+  if (ref.tag.empty()) return Pin::kNoTag;
+  if (tag_disallowed(s.disallowed, ref.tag)) return Pin::kDisallowedTag;
+  return s.require_digest ? Pin::kNoDigest : Pin::kPinned;
+}
+
+// What is wrong with a reference that is not pinned, and what to write.
+std::string problem(Pin pin, std::string_view image, const ImageParse& parsed, const PinSettings& s) {
+  const std::string quoted = "image \"" + std::string(image) + "\"";
+  if (pin == Pin::kInvalid) return quoted + " is not a valid image reference: " + parsed.error;
+  const ImageReference& ref = *parsed.ref;
+  auto fix = [&] {
+    std::string base(image.substr(0, image.size() - (ref.tag.empty() ? 0 : ref.tag.size() + 1)));
+    if (!ref.digest.empty()) base = base.substr(0, base.find('@'));
+    return "pin it to a release tag or a digest, e.g. " + base + ":<version> or " + base + "@sha256:<digest>";
+  };
+  switch (pin) {
+    case Pin::kRegistry:
+      return quoted + " comes from " + ref.registry + ", which is not in allowedRegistries (" +
+             join(s.allowed_registries) + "); use an image from an allowed registry";
+    case Pin::kNoTag:
+      return quoted + " has no tag, so it means the mutable :latest; " + fix();
+    case Pin::kDisallowedTag:
+      return quoted + " uses the mutable tag \"" + ref.tag + "\"; " + fix();
+    case Pin::kNoDigest:
+      return quoted + " is not pinned by digest and requireDigest is on; append @sha256:<digest> (e.g. " +
+             std::string(image) + "@sha256:<digest>)";
+    default:
+      return quoted + " is pinned";
+  }
+}
+
 void check(const PodView& pod, const RuleParams& params, Findings& out) {
-  const auto disallowed = string_list(params, "disallowedTags");
-  const auto allowed_registries = string_list(params, "allowedRegistries");
-  const bool require_digest = params.value("requireDigest", false);
+  const PinSettings settings(params);
   for (const ContainerView& c : pod.containers()) {
     // Messages and paths are built for findings only: most images pass.
     auto path = [&] { return pod.container_path(c).key("image"); };
@@ -74,49 +128,36 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
       continue;
     }
     const ImageParse parsed = parse_image_reference(image);
-    auto quoted = [&] { return "image \"" + std::string(image) + "\""; };
-    if (!parsed.ref) {
-      out.add(
-          &c, path, [&] { return quoted() + " is not a valid image reference: " + parsed.error; });
+    const Pin pin = judge(parsed, settings);
+    if (pin == Pin::kPinned) continue;
+    out.add(&c, path, [&] { return problem(pin, image, parsed, settings); });
+  }
+}
+
+// Every FROM that names an image rather than an earlier stage, with the
+// ARGs before the first FROM substituted. FROM scratch is no image.
+void check_dockerfile(const DockerfileFacts& dockerfile, const RuleParams& params, DockerfileFindings& out) {
+  const PinSettings settings(params);
+  for (const DockerfileStage& stage : dockerfile.stages()) {
+    if (stage.parent || lower(stage.base) == "scratch") continue;
+    const Instruction& from = dockerfile.instruction(stage.from);
+    const std::string written = from.args.substr(0, from.args.find_first_of(" \t"));
+    if (!stage.base_unset.empty()) {
+      std::string names;
+      for (const std::string& n : stage.base_unset) names += (names.empty() ? "" : ", ") + n;
+      out.add(stage.index, stage.from, stage.base_pos,
+              "FROM " + written + " depends on build argument " + names +
+                  ", which has no default, so the image is only known at build time; declare it before the first "
+                  "FROM with a pinned default (ARG " + stage.base_unset.front() +
+                  "=registry.example.com/base:1.4.2), which --build-arg can still override");
       continue;
     }
-    const ImageReference& ref = *parsed.ref;
-    auto fix = [&] {
-      std::string base(image.substr(0, image.size() - (ref.tag.empty() ? 0 : ref.tag.size() + 1)));
-      if (!ref.digest.empty()) base = base.substr(0, base.find('@'));
-      return "pin it to a release tag or a digest, e.g. " + base + ":<version> or " + base + "@sha256:<digest>";
-    };
-    if (!allowed_registries.empty() && !registry_allowed(allowed_registries, ref)) {
-      out.add(
-          &c, path,
-          [&] {
-            return quoted() + " comes from " + ref.registry + ", which is not in allowedRegistries (" +
-                   join(allowed_registries) + "); use an image from an allowed registry";
-          });
-      continue;
-    }
-    if (ref.digest.empty()) {
-      if (ref.tag.empty()) {
-        out.add(
-            &c, path,
-            [&] { return quoted() + " has no tag, so it means the mutable :latest; " + fix(); });
-        continue;
-      }
-      if (tag_disallowed(disallowed, ref.tag)) {
-        out.add(
-            &c, path,
-            [&] { return quoted() + " uses the mutable tag \"" + ref.tag + "\"; " + fix(); });
-        continue;
-      }
-      if (require_digest) {
-        out.add(
-            &c, path,
-            [&] {
-              return quoted() + " is not pinned by digest and requireDigest is on; append @sha256:<digest> (e.g. " +
-                     std::string(image) + "@sha256:<digest>)";
-            });
-      }
-    }
+    const ImageParse parsed = parse_image_reference(stage.base);
+    const Pin pin = judge(parsed, settings);
+    if (pin == Pin::kPinned) continue;
+    const std::string substituted = written == stage.base ? "" : " (" + written + ")";
+    out.add(stage.index, stage.from, stage.base_pos,
+            "FROM " + problem(pin, stage.base, parsed, settings) + substituted);
   }
 }
 
@@ -137,7 +178,10 @@ const Rule& image_pinned() {
                   "disallowedTags (glob patterns, compared case-insensitively), no digest when requireDigest is "
                   "true, and a registry outside allowedRegistries when that list is not empty (an entry with a "
                   "'/' matches registry/repository, e.g. ghcr.io/acme/*; without, the registry host; images "
-                  "without a registry come from docker.io).",
+                  "without a registry come from docker.io). In a Dockerfile it judges the image of every FROM "
+                  "that does not name an earlier stage (FROM <stage> is judged where that stage begins), after "
+                  "substituting the ARGs declared before the first FROM; FROM scratch passes, and an image that "
+                  "depends on an ARG without a default fails, since it cannot be known before the build.",
               .rationale =
                   "A mutable tag means the same manifest can run different code on different nodes or after a "
                   "reschedule, and a rollback may not roll anything back. Pinned images make deploys "
@@ -164,6 +208,7 @@ const Rule& image_pinned() {
           },
       .contract_action = Action::kDeny,
       .check = check,
+      .dockerfile_check = check_dockerfile,
   };
   return kRule;
 }

@@ -15,14 +15,6 @@
 namespace podguard::rules {
 namespace {
 
-bool names_a_file(std::string_view name, std::string_view value) {
-  if (value.empty() || value.front() != '/') return false;
-  for (std::string_view suffix : {"_FILE", "_PATH", "_DIR", "_file", "_path", "_dir"}) {
-    if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix) return true;
-  }
-  return false;
-}
-
 void check(const PodView& pod, const RuleParams&, Findings& out) {
   for (const ContainerView& c : pod.containers()) {
     const auto& env = json::items(json::field(c.spec, "env"));
@@ -36,7 +28,7 @@ void check(const PodView& pod, const RuleParams&, Findings& out) {
       std::string why;
       if (auto kind = secret_like_value(text)) {
         why = "its value looks like " + std::string(*kind);
-      } else if (secret_like_name(name) && !names_a_file(name, text)) {
+      } else if (secret_like_name(name) && !names_a_secret_file(name, text)) {
         why = "its name says it is a secret";
       } else {
         continue;
