@@ -30,6 +30,13 @@ docker_up_or_skip() {
     exit 77
   fi
   [ "$rc" -eq 0 ] || die "could not start or reach a Docker engine (see above)"
+  # What a run killed before its cleanup left behind (by ctest's timeout, say).
+  local stale
+  stale=$(docker ps -aq --filter name=podguard-verify- 2>/dev/null)
+  [ -n "$stale" ] && docker rm -f $stale >/dev/null 2>&1
+  stale=$(docker images -q --filter 'reference=podguard-selftest-*' 2>/dev/null | sort -u)
+  [ -n "$stale" ] && docker rmi -f $stale >/dev/null 2>&1
+  return 0
 }
 
 # BuildKit, as Docker 23+ uses by default: the Dockerfile is read by its
@@ -167,19 +174,20 @@ check_no_build_tools() {
 # the shapes of private keys and common tokens. A value that is an absolute
 # path (a mounted secret file, the Docker secrets convention) is not a secret.
 check_no_secrets() {
-  local image=$1 text found
+  local image=$1 text found=() names
   text=$(docker history --no-trunc --format '{{.CreatedBy}}' "$image"
          inspect "$image" '{{range .Config.Env}}{{println .}}{{end}}{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{println}}{{end}}')
-  found=$(grep -E -o -i \
-    -e '-----BEGIN [A-Z ]*PRIVATE KEY-----' \
-    -e '[A-Z0-9_]*(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)[A-Z0-9_]*=[^/$[:space:]"'"'"'{][^[:space:]"'"'"']*' \
-    -e 'AKIA[0-9A-Z]{16}' \
-    -e 'gh[pousr]_[A-Za-z0-9]{30,}' \
-    -e 'xox[abprs]-[A-Za-z0-9-]{10,}' \
-    -e 'eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}' <<<"$text" || true)
-  if [ -n "$found" ]; then
-    # Name the variable or shape, never the value.
-    fail "literal secrets in the image's history, Env or labels: $(echo "$found" | sed -E 's/=.*/=<value>/; s/^(.{8}).{8,}$/\1.../' | sort -u | tr '\n' ' ')"
+  # Named: print the name, never the value.
+  names=$(grep -E -o -i '[A-Z0-9_.-]*(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)[A-Z0-9_.-]*=[^/$[:space:]"'"'"'{][^[:space:]"'"'"']*' <<<"$text" \
+          | sed 's/=.*/=<value>/' | sort -u | tr '\n' ' ')
+  [ -n "$names" ] && found+=("$names")
+  grep -qE -e '-----BEGIN [A-Z ]*PRIVATE KEY-----' <<<"$text" && found+=("a PEM private key")
+  grep -qE -e 'AKIA[0-9A-Z]{16}' <<<"$text" && found+=("an AWS access key id")
+  grep -qE -e 'gh[pousr]_[A-Za-z0-9]{30,}' <<<"$text" && found+=("a GitHub token")
+  grep -qE -e 'xox[abprs]-[A-Za-z0-9-]{10,}' <<<"$text" && found+=("a Slack token")
+  grep -qE -e 'eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}' <<<"$text" && found+=("a JSON web token")
+  if [ ${#found[@]} -gt 0 ]; then
+    fail "literal secrets in the image's history, Env or labels: ${found[*]}"
     return 1
   fi
 }
