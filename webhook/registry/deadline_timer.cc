@@ -44,6 +44,19 @@ bool DeadlineTimer::cancel(std::uint64_t id) {
   return false;
 }
 
+void DeadlineTimer::run_all_now() {
+  {
+    std::lock_guard lock(mutex_);
+    decltype(pending_) now;
+    for (auto& [when, entry] : pending_) {
+      when_[entry.first] = Clock::time_point::min();
+      now.emplace(Clock::time_point::min(), std::move(entry));
+    }
+    pending_.swap(now);
+  }
+  wake_.notify_all();
+}
+
 void DeadlineTimer::run() {
   std::unique_lock lock(mutex_);
   while (!stop_) {

@@ -35,6 +35,10 @@ class DeadlineTimer {
   // be called from a callback.
   bool cancel(std::uint64_t id);
 
+  // Runs every pending callback now, in order, instead of at its time: how
+  // requests in flight are cut off at shutdown.
+  void run_all_now();
+
  private:
   void run();
 

@@ -100,13 +100,13 @@ struct Batch {
   }
 
   // At the deadline: the images not answered yet are deadline-exceeded.
-  // Returns the registries of those, for the metrics.
-  std::vector<std::string> expire(std::chrono::milliseconds budget) {
+  // `count` gets their registries before the callback runs.
+  void expire(std::chrono::milliseconds budget, const std::function<void(const std::vector<std::string>&)>& count) {
     LookupCallback callback;
     std::vector<std::string> late;
     {
       std::lock_guard lock(mutex);
-      if (answered) return late;
+      if (answered) return;
       answered = true;
       callback = std::move(done);
       for (std::size_t i = 0; i < results.size(); ++i) {
@@ -116,8 +116,8 @@ struct Batch {
                                                format_budget(budget) + " (the lookup goes on and is cached)");
       }
     }
+    count(late);
     callback(collect());
-    return late;
   }
 
   // Called once, after `answered` is set: nothing writes results then.
@@ -409,11 +409,12 @@ void ImageLookup::lookup_async(std::vector<std::string> images, LookupCallback d
   impl_->timer->schedule(Clock::now() + wait, [weak, owner, wait] {
     const auto b = weak.lock();
     if (!b) return;
-    const std::vector<std::string> late = b->expire(wait);
-    if (const auto impl = owner.lock(); impl && !late.empty()) {
+    b->expire(wait, [&](const std::vector<std::string>& late) {
+      const auto impl = owner.lock();
+      if (!impl) return;
       std::lock_guard lock(impl->mutex);
       for (const std::string& r : late) ++impl->counters.budget_exceeded[impl->metric_registry(r)];
-    }
+    });
   });
   for (auto& [i, t] : missing) {
     impl_->join(t, [batch, i = i](const ImageResult& r) { batch->complete(i, r); });

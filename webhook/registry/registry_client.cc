@@ -309,10 +309,6 @@ struct RegistryClient::Impl {
   // One HTTP exchange, cut off at the deadline. `max_bytes` caps the body.
   Status send(const std::string& method, const Url& url, httplib::Headers headers, const std::string& body,
               std::size_t max_bytes, Deadline deadline, const Endpoint& ep, Reply& out) {
-    {
-      std::lock_guard lock(mutex);
-      if (shutting_down) return Status::unavailable("podguard is shutting down");
-    }
     const double left = seconds_left(deadline);
     const std::string who = url.host == ep.host ? "registry " + ep.describe() : url.host;
     if (left <= 0) return Status::deadline_exceeded(who + " was not asked: the lookup's time ran out");
@@ -359,6 +355,12 @@ struct RegistryClient::Impl {
     httplib::Client* raw = client.get();
     const auto start = Clock::now();
     const std::uint64_t alarm = watchdog.schedule(deadline, [raw] { raw->stop(); });
+    // Checked after the alarm is set: shut_down() sets the flag, then fires
+    // every alarm, so a request either sees the flag or gets cut off.
+    if (stopping()) {
+      watchdog.cancel(alarm);
+      return Status::unavailable("podguard is shutting down");
+    }
     httplib::Result res = client->send(req);
     const bool cut_off = !watchdog.cancel(alarm);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -370,6 +372,7 @@ struct RegistryClient::Impl {
                                url.without_query().substr(url.origin().size()));
     }
     if (!res || cut_off) {
+      if (stopping()) return Status::unavailable("podguard is shutting down");
       const bool late = cut_off || Clock::now() >= deadline;
       log(method + " " + url.without_query() + ": " + (late ? "deadline" : httplib::to_string(res.error())) + ", " +
           std::to_string(ms) + " ms");
@@ -382,6 +385,11 @@ struct RegistryClient::Impl {
     if (method == "HEAD") out.body.clear();
     release(url, std::move(client));
     return Status();
+  }
+
+  bool stopping() {
+    std::lock_guard lock(mutex);
+    return shutting_down;
   }
 
   // Waits `wait` unless shutting down first; false when shutting down.
@@ -645,6 +653,7 @@ void RegistryClient::shut_down() {
     impl_->shutting_down = true;
   }
   impl_->shutdown_signal.notify_all();
+  impl_->watchdog.run_all_now();  // cuts off the requests in flight
 }
 
 std::string RegistryClient::describe(std::string_view registry) const { return impl_->endpoint(registry).describe(); }

@@ -74,8 +74,8 @@ class RegistryClient {
   // "ghcr.io", or "mirror.example.com (mirror of docker.io)".
   [[nodiscard]] std::string describe(std::string_view registry) const;
 
-  // Ends Retry-After waits at once and makes new requests fail; for
-  // shutting down. Irreversible.
+  // Cuts off the requests in flight, ends Retry-After waits and makes new
+  // requests fail, all as unavailable; for shutting down. Irreversible.
   void shut_down();
 
  private:
