@@ -2,6 +2,8 @@
 // formats, exit codes, inputs from files, directories and stdin.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -280,6 +282,137 @@ TEST_CASE("an object with an items list that is not a List is one object, not it
   CHECK(doc["summary"]["objects"] == 1);
   CHECK(doc["summary"]["skipped"] == 1);
   CHECK(doc["results"].empty());
+}
+
+
+// --- Dockerfiles ------------------------------------------------------------
+
+namespace {
+
+std::string dockerfiles(const std::string& name = "") {
+  return (testing::test_fixtures_dir() / "_cli" / "dockerfiles" / name).string();
+}
+
+}  // namespace
+
+TEST_CASE("directories are searched for Dockerfile, Containerfile, *.Dockerfile and Dockerfile.* too") {
+  const ProcessResult r = podguard({"check", "-o", "json", dockerfiles()});
+  CHECK(r.exit_code == 2);  // broken/Dockerfile does not parse; every other file is still judged
+  const Json doc = Json::parse(r.out);
+  std::vector<std::string> files;
+  for (const auto& res : doc["results"]) files.push_back(res["file"]);
+  CHECK(files == std::vector<std::string>{dockerfiles("Dockerfile"), dockerfiles("services/api/Containerfile"),
+                                          dockerfiles("services/api/Dockerfile.dev"),
+                                          dockerfiles("services/api/api.Dockerfile"),
+                                          dockerfiles("services/api/deploy.yaml")});
+  CHECK(doc["summary"]["objects"] == 5);
+  REQUIRE(doc["errors"].size() == 1);
+  CHECK(doc["errors"][0]["file"] == dockerfiles("broken/Dockerfile"));
+  CHECK(doc["errors"][0]["line"] == 2);
+  CHECK(doc["errors"][0]["column"] == 5);
+  CHECK(r.err.find(dockerfiles("broken/Dockerfile") + ":2:5: error: CMD's arguments look like a JSON array") !=
+        std::string::npos);
+  // Named on the command line, a Dockerfile.* is read as a Dockerfile whatever its suffix.
+  const ProcessResult named = podguard({"check", dockerfiles("services/api/Dockerfile.dev")});
+  CHECK(named.exit_code == 1);
+  CHECK(named.out.find("deny[image-secrets] Dockerfile stage \"0\": ENV DB_PASSWORD") != std::string::npos);
+}
+
+TEST_CASE("Dockerfile findings in text: file:line:col, the rule, the stage, and exemptions by comment") {
+  const std::string file = dockerfiles("services/api/api.Dockerfile");
+  const ProcessResult r = podguard({"check", file});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.empty());
+  const auto out = lines(r.out);
+  const std::vector<std::string> want = {
+      file + ":1:1: audit[image-labels] Dockerfile stage \"0\": the final stage \"0\" lacks the labels",
+      file + ":1:6: deny[image-pinned] Dockerfile stage \"0\": FROM image \"debian:latest\" uses the mutable tag",
+      file + ":2:42: warn[image-build-tools] Dockerfile stage \"0\": RUN installs build tools (gcc) with apt-get",
+      file + ":6:1: warn[dockerfile-exec-form] Dockerfile stage \"0\": CMD in shell form runs /bin/sh -c as PID 1",
+      file + ":4:6: exempt[image-user] Dockerfile stage \"0\": exempted by comment: the chart sets runAsUser, OPS-12",
+  };
+  REQUIRE(out.size() == want.size() + 1);
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    INFO(out[i]);
+    CHECK(out[i].rfind(want[i], 0) == 0);
+  }
+  CHECK(r.out.find("write CMD [\"/app/server\", \"--port\", \"8080\"]") != std::string::npos);
+  CHECK(out.back() == "podguard: 1 object (1 checked, 0 skipped): 1 denied, 0 warned; 1 deny, 2 warn, 1 audit; "
+                      "1 exemption applied");
+  CHECK(podguard({"check", "--fail-on", "never", file}).exit_code == 0);
+}
+
+TEST_CASE("Dockerfiles in JSON, JUnit and SARIF") {
+  const std::string file = dockerfiles("services/api/api.Dockerfile");
+  const Json json = Json::parse(podguard({"check", "-o", "json", file}).out);
+  REQUIRE(json["results"].size() == 1);
+  const Json& res = json["results"][0];
+  CHECK(res["kind"] == "Dockerfile");
+  CHECK(res["name"] == file);
+  CHECK(res["namespace"] == "");
+  CHECK(res["exempted"] == Json::array({{{"rule", "image-user"}, {"reason", "the chart sets runAsUser, OPS-12"}}}));
+  const Json& tools = res["violations"][2];
+  CHECK(tools["rule"] == "image-build-tools");
+  CHECK(tools["container"] == "0");  // the stage
+  CHECK(tools["path"] == "stages[0].RUN");
+  CHECK(tools["line"] == 2);
+  CHECK(tools["column"] == 42);
+
+  const ProcessResult junit = podguard({"check", "-o", "junit", file});
+  CHECK(count(junit.out, "<testcase ") == 1);
+  CHECK(junit.out.find("name=\"Dockerfile " + file + "\"") != std::string::npos);
+  CHECK(junit.out.find(":1:6: deny[image-pinned] stage &quot;0&quot; stages[0].FROM") != std::string::npos);
+  CHECK(junit.out.find("exempt[image-user] stage &quot;0&quot; stages[0].USER: exempted by comment") !=
+        std::string::npos);
+
+  const Json sarif = Json::parse(podguard({"check", "-o", "sarif", file}).out);
+  const Json& run = sarif["runs"][0];
+  bool region = false, suppressed = false;
+  for (const auto& r : run["results"]) {
+    const Json& loc = r["locations"][0]["physicalLocation"];
+    if (r["ruleId"] == "dockerfile-exec-form") {
+      region = loc["region"]["startLine"] == 6 && loc["region"]["startColumn"] == 1 &&
+               r["message"]["text"].get<std::string>().find("stage \"0\": CMD in shell form") != std::string::npos;
+    }
+    if (r["ruleId"] == "image-user") suppressed = r["suppressions"][0]["justification"] == "the chart sets runAsUser, OPS-12";
+  }
+  CHECK(region);
+  CHECK(suppressed);
+  for (const auto& rule : run["tool"]["driver"]["rules"]) {
+    const auto& tags = rule["properties"]["tags"];
+    const bool dockerfile = std::find(tags.begin(), tags.end(), "dockerfile") != tags.end();
+    if (rule["id"] == "image-user" || rule["id"] == "image-pinned") CHECK(dockerfile);
+    if (rule["id"] == "run-as-non-root") CHECK_FALSE(dockerfile);
+  }
+}
+
+TEST_CASE("config exemptions and actions apply to Dockerfiles: names match the path, containers the stage") {
+  const fs::path dir = fs::temp_directory_path() / "podguard-cli-dockerfile-config";
+  fs::create_directories(dir);
+  const std::string config = (dir / "policy.yaml").string();
+  std::ofstream(config) << "apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\n"
+                           "rules: {image-labels: off, dockerfile-exec-form: deny}\n"
+                           "exemptions:\n"
+                           "  - rules: [image-pinned]\n    names: ['*/services/api/*']\n    reason: base image, OPS-3\n"
+                           "  - rules: [image-build-tools]\n    containers: ['0']\n    reason: debug stage\n";
+  const ProcessResult r = podguard({"check", "-c", config, dockerfiles("services/api/api.Dockerfile")});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("deny[dockerfile-exec-form]") != std::string::npos);
+  CHECK(r.out.find("image-labels") == std::string::npos);
+  CHECK(r.out.find("exempt[image-pinned] Dockerfile stage \"0\": exempted by config: base image, OPS-3") !=
+        std::string::npos);
+  CHECK(r.out.find("exempt[image-build-tools] Dockerfile stage \"0\": exempted by config: debug stage") !=
+        std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("podguard's own Dockerfile passes its rules with no deny or warn finding") {
+  const std::string own = (fs::path(PODGUARD_SOURCE_DIR) / "Dockerfile").string();
+  const ProcessResult r = podguard({"check", "--fail-on", "warn", own});
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("deny[") == std::string::npos);
+  CHECK(r.out.find("warn[") == std::string::npos);
 }
 
 }  // namespace podguard

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/dockerfile_check.h"
 #include "cli/manifest_files.h"
 #include "cli/policy_file.h"
 #include "engine/policy/config.h"
@@ -38,9 +39,11 @@ CheckSummary CheckReport::summary() const {
 }
 
 CLI::App* add_check_command(CLI::App& app, CheckOptions& options) {
-  CLI::App* cmd = app.add_subcommand("check", "Check Kubernetes manifests against the policy, as the webhook would");
+  CLI::App* cmd = app.add_subcommand(
+      "check", "Check Kubernetes manifests and Dockerfiles against the policy, as the webhook would");
   cmd->add_option("paths", options.paths,
-                  "Files, directories (searched recursively for *.yaml, *.yml and *.json) or - for standard input")
+                  "Files, directories (searched recursively for *.yaml, *.yml, *.json, Dockerfile, Containerfile, "
+                  "*.Dockerfile and Dockerfile.*) or - for manifests on standard input")
       ->required();
   cmd->add_option("-c,--config", options.config_path,
                   "PolicyConfig file (default: the contract profile with its default actions)");
@@ -135,6 +138,10 @@ void check_one(const Policy& policy, const ManifestInput& input, const EvalOptio
   Result<std::string> text = read_input(input);
   if (!text.ok()) {
     out.errors.push_back(text.error());
+    return;
+  }
+  if (input.dockerfile) {
+    check_dockerfile(policy, input.name, *text, eval, out.objects, out.errors);
     return;
   }
   const InputFormat format = has_json_extension(input.name) ? InputFormat::kJson : InputFormat::kAuto;

@@ -16,6 +16,7 @@ struct CheckedObject {
   ObjectVerdict verdict;
   std::vector<SourcePos> violation_pos;  // parallel to verdict.violations
   std::vector<SourcePos> exemption_pos;  // parallel to verdict.exempted
+  bool dockerfile = false;               // a Dockerfile: a finding's container is its stage
 };
 
 
@@ -40,6 +41,10 @@ struct CheckReport {
 
   CheckSummary summary() const;
 };
+
+// What a finding's `container` names in messages: "container", or "stage"
+// in a Dockerfile.
+inline const char* container_word(const CheckedObject& o) { return o.dockerfile ? "stage" : "container"; }
 
 // Which violations fail the run (and fail a JUnit test case).
 enum class FailOn { kDeny, kWarn, kNever };

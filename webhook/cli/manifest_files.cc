@@ -24,6 +24,12 @@ bool manifest_extension(const fs::path& p) {
   return ext == ".yaml" || ext == ".yml" || ext == ".json";
 }
 
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
 void walk(const fs::path& dir, std::vector<std::string>& found, std::vector<Status>& errors) {
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
@@ -44,12 +50,26 @@ void walk(const fs::path& dir, std::vector<std::string>& found, std::vector<Stat
       if (!name.empty() && name[0] == '.') it.disable_recursion_pending();
       continue;
     }
-    if (name.empty() || name[0] == '.' || !manifest_extension(p)) continue;
+    if (name.empty() || name[0] == '.' || !(manifest_extension(p) || is_dockerfile_name(name))) continue;
     if (it->is_regular_file(type_ec)) found.push_back(p.string());
   }
 }
 
 }  // namespace
+
+bool is_dockerfile_name(std::string_view filename) {
+  const std::string name = lower(filename);
+  if (name.size() > 13 && name.substr(name.size() - 13) == ".dockerignore") return false;
+  for (std::string_view base : {"dockerfile", "containerfile"}) {
+    if (name == base) return true;
+    if (name.size() > base.size() + 1 && name.compare(0, base.size() + 1, std::string(base) + ".") == 0) return true;
+    if (name.size() > base.size() + 1 && name.compare(name.size() - base.size() - 1, std::string_view::npos,
+                                                      "." + std::string(base)) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
 
 ExpandedInputs expand_inputs(const std::vector<std::string>& args) {
   ExpandedInputs out;
@@ -72,11 +92,14 @@ ExpandedInputs expand_inputs(const std::vector<std::string>& args) {
       walk(arg, found, out.errors);
       std::sort(found.begin(), found.end());
       for (auto& f : found) {
-        if (seen.insert(f).second) out.inputs.push_back(ManifestInput{std::move(f), false});
+        const bool dockerfile = is_dockerfile_name(fs::path(f).filename().string());
+        if (seen.insert(f).second) out.inputs.push_back(ManifestInput{std::move(f), false, dockerfile});
       }
       continue;
     }
-    if (seen.insert(arg).second) out.inputs.push_back(ManifestInput{arg, false});
+    if (seen.insert(arg).second) {
+      out.inputs.push_back(ManifestInput{arg, false, is_dockerfile_name(fs::path(arg).filename().string())});
+    }
   }
   return out;
 }

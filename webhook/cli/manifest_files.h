@@ -1,5 +1,5 @@
 // The inputs of `podguard check`: files, directories searched recursively
-// for *.yaml, *.yml and *.json, and `-` for standard input.
+// for *.yaml, *.yml, *.json and Dockerfiles, and `-` for standard input.
 #pragma once
 
 #include <optional>
@@ -13,7 +13,13 @@ namespace podguard::cli {
 struct ManifestInput {
   std::string name;  // shown in messages: the path as found, or "<stdin>"
   bool is_stdin = false;
+  bool dockerfile = false;  // read as a Dockerfile (is_dockerfile_name), not as manifests
 };
+
+// Dockerfile, Containerfile (any case), *.Dockerfile, *.Containerfile,
+// Dockerfile.* and Containerfile.*, except BuildKit's per-Dockerfile
+// ignore files (Dockerfile.dockerignore).
+bool is_dockerfile_name(std::string_view filename);
 
 struct ExpandedInputs {
   std::vector<ManifestInput> inputs;  // in argument order, directories sorted

@@ -79,7 +79,7 @@ std::string finding_line(const CheckedObject& o, std::size_t i) {
   std::ostringstream s;
   s << o.file << ':' << o.violation_pos[i].line << ':' << o.violation_pos[i].column << ": " << to_string(v.action)
     << '[' << v.rule << "] ";
-  if (v.container) s << "container \"" << *v.container << "\" ";
+  if (v.container) s << container_word(o) << " \"" << *v.container << "\" ";
   s << v.path.str() << ": " << v.message << '\n';
   return s.str();
 }
@@ -124,7 +124,8 @@ void write_junit(const CheckReport& report, FailOn threshold, std::ostream& out)
           }
         }
         for (const AppliedExemption& e : v.exempted) {
-          other += "exempt[" + e.rule + "] " + (e.container ? "container \"" + *e.container + "\" " : "") +
+          other += "exempt[" + e.rule + "] " +
+                   (e.container ? container_word(*o) + std::string(" \"") + *e.container + "\" " : "") +
                    e.path.str() + ": exempted by " + e.source + ": " + e.reason + "\n";
         }
         for (const std::string& n : v.notes) other += "note: " + n + "\n";

@@ -57,10 +57,19 @@ OJson location(const std::string& file, const SourcePos& pos, const ObjectVerdic
   return loc;
 }
 
-std::string message(const ObjectVerdict& v, const std::optional<std::string>& container, const std::string& text) {
-  std::string out = v.display_name();
-  if (container) out += " container \"" + *container + "\"";
+std::string message(const CheckedObject& o, const std::optional<std::string>& container, const std::string& text) {
+  std::string out = o.verdict.display_name();
+  if (container) out += std::string(" ") + container_word(o) + " \"" + *container + "\"";
   return out + ": " + text;
+}
+
+// What a rule judges, for code scanning's filters.
+OJson tags(const Rule& rule) {
+  OJson out = OJson::array();
+  if (rule.check != nullptr) out.push_back("kubernetes");
+  if (rule.dockerfile_check != nullptr) out.push_back("dockerfile");
+  out.push_back("security");
+  return out;
 }
 
 }  // namespace
@@ -76,7 +85,7 @@ void write_sarif(const CheckReport& report, std::ostream& out) {
                      {"fullDescription", {{"text", r->doc.description}}},
                      {"help", {{"text", r->doc.rationale + "\nFix: " + r->doc.remediation}}},
                      {"defaultConfiguration", {{"level", level(default_action)}}},
-                     {"properties", {{"tags", OJson::array({"kubernetes", "security"})}}}});
+                     {"properties", {{"tags", tags(*r)}}}});
   }
   OJson results = OJson::array();
   for (const CheckedObject& o : report.objects) {
@@ -86,7 +95,7 @@ void write_sarif(const CheckReport& report, std::ostream& out) {
       results.push_back({{"ruleId", x.rule},
                          {"ruleIndex", registry.index_of(x.rule).value_or(0)},
                          {"level", level(x.action)},
-                         {"message", {{"text", message(v, x.container, x.message)}}},
+                         {"message", {{"text", message(o, x.container, x.message)}}},
                          {"locations", OJson::array({location(o.file, o.violation_pos[i], &v, &x.path)})}});
     }
     for (std::size_t i = 0; i < v.exempted.size(); ++i) {
@@ -95,7 +104,7 @@ void write_sarif(const CheckReport& report, std::ostream& out) {
           {{"ruleId", e.rule},
            {"ruleIndex", registry.index_of(e.rule).value_or(0)},
            {"level", level(e.action)},
-           {"message", {{"text", message(v, e.container, "exempted by " + e.source + ": " + e.reason)}}},
+           {"message", {{"text", message(o, e.container, "exempted by " + e.source + ": " + e.reason)}}},
            {"locations", OJson::array({location(o.file, o.exemption_pos[i], &v, &e.path)})},
            {"suppressions", OJson::array({{{"kind", "external"}, {"status", "accepted"}, {"justification", e.reason}}})}});
     }

@@ -13,9 +13,11 @@ void location(std::ostream& out, const std::string& file, const SourcePos& pos) 
   out << file << ':' << std::max(pos.line, 1) << ':' << std::max(pos.column, 1) << ": ";
 }
 
-void subject(std::ostream& out, const ObjectVerdict& v, const std::optional<std::string>& container) {
-  out << v.display_name();
-  if (container) out << " container \"" << *container << '"';
+// "Deployment shop/web container "app": "; a Dockerfile's path is the file
+// already shown, so "Dockerfile stage "runtime": ".
+void subject(std::ostream& out, const CheckedObject& o, const std::optional<std::string>& container) {
+  out << (o.dockerfile ? o.verdict.kind : o.verdict.display_name());
+  if (container) out << ' ' << container_word(o) << " \"" << *container << '"';
   out << ": ";
 }
 
@@ -32,7 +34,7 @@ void write_text(const CheckReport& report, std::ostream& out) {
       const Violation& x = v.violations[i];
       location(out, o.file, o.violation_pos[i]);
       out << to_string(x.action) << '[' << x.rule << "] ";
-      subject(out, v, x.container);
+      subject(out, o, x.container);
       out << x.message << '\n';
     }
     // One line per exempted rule, reason and container, at its first finding.
@@ -42,12 +44,14 @@ void write_text(const CheckReport& report, std::ostream& out) {
       if (!shown.emplace(e.rule, e.reason, e.container.value_or("")).second) continue;
       location(out, o.file, o.exemption_pos[i]);
       out << "exempt[" << e.rule << "] ";
-      subject(out, v, e.container);
+      subject(out, o, e.container);
       out << "exempted by " << e.source << ": " << e.reason << '\n';
     }
     for (const std::string& note : v.notes) {
       location(out, o.file, o.pos);
-      out << "note: " << v.display_name() << ": " << note << '\n';
+      out << "note: ";
+      subject(out, o, std::nullopt);
+      out << note << '\n';
     }
   }
   const CheckSummary s = report.summary();

@@ -24,6 +24,9 @@ class NoVariables final : public VariableScope {
 
 bool uses_shell_syntax(std::string_view text) { return text.find_first_of("&|;<>$`*?(){}\n") != std::string_view::npos; }
 
+// `exec app`: the shell replaces itself with the application.
+bool starts_with_exec(std::string_view text) { return text.substr(0, 5) == "exec " || text.substr(0, 5) == "exec\t"; }
+
 // What to write instead of a shell-form command.
 std::string exec_form_of(const Instruction& ins, char escape) {
   if (uses_shell_syntax(ins.args)) {
@@ -36,6 +39,7 @@ std::string exec_form_of(const Instruction& ins, char escape) {
   for (const WordSpan& w : split_words(ins.args, escape)) {
     words.push_back(expand_word(std::string_view(ins.args).substr(w.begin, w.end - w.begin), escape, none).text);
   }
+  if (!words.empty() && words.front() == "exec") words.erase(words.begin());  // a shell builtin, not a program
   return "write " + ins.keyword + " " + json_array(words);
 }
 
@@ -64,15 +68,23 @@ void check_dockerfile(const DockerfileFacts& dockerfile, const RuleParams&, Dock
       "killed when the grace period ends";
   auto add = [&](std::size_t instruction, std::string message) {
     const std::size_t stage = dockerfile.stage_of(instruction).value_or(final_stage.index);
-    out.add(stage, instruction, dockerfile.instruction(instruction).pos,
-            std::move(message) + " (in " + stage_phrase(dockerfile, stage) + ")");
+    if (stage != final_stage.index) message += " (in " + stage_phrase(dockerfile, stage) + ")";
+    out.add(stage, instruction, dockerfile.instruction(instruction).pos, std::move(message));
+  };
+  // What a shell form does wrong: the shell is PID 1, or, when the command
+  // starts with exec, it is not but stays one edit away from it.
+  auto shell_form = [&](const Instruction& ins) {
+    if (starts_with_exec(ins.args)) {
+      return ins.keyword + " in shell form: its exec makes the application PID 1, but the signal handling then "
+                           "hangs on every later edit keeping the exec";
+    }
+    return ins.keyword + " in shell form runs /bin/sh -c" + pid1;
   };
   const Instruction* entrypoint =
       final_stage.entrypoint ? &dockerfile.instruction(*final_stage.entrypoint) : nullptr;
   const Instruction* cmd = final_stage.cmd ? &dockerfile.instruction(*final_stage.cmd) : nullptr;
   if (entrypoint != nullptr && !entrypoint->exec_form) {
-    add(*final_stage.entrypoint, "ENTRYPOINT in shell form runs /bin/sh -c" + pid1 +
-                                     ", and it ignores CMD and the arguments of docker run; " +
+    add(*final_stage.entrypoint, shell_form(*entrypoint) + ", and it ignores CMD and the arguments of docker run; " +
                                      exec_form_of(*entrypoint, escape));
     return;
   }
@@ -88,7 +100,7 @@ void check_dockerfile(const DockerfileFacts& dockerfile, const RuleParams&, Dock
         "arguments instead of the command; " +
             exec_form_of(*cmd, escape));
   } else if (!cmd->exec_form) {
-    add(*final_stage.cmd, "CMD in shell form runs /bin/sh -c" + pid1 + "; " + exec_form_of(*cmd, escape));
+    add(*final_stage.cmd, shell_form(*cmd) + "; " + exec_form_of(*cmd, escape));
   } else if (entrypoint == nullptr && shell_stays_pid1(*cmd)) {
     add(*final_stage.cmd, "CMD runs several commands through a shell without exec, so the shell stays" + pid1 +
                               "; start the last command with exec (\"...; exec /app/server\")");
@@ -106,8 +118,10 @@ const Rule& dockerfile_exec_form() {
               .description =
                   "Judges Dockerfiles: the ENTRYPOINT and CMD in force at the end of the final stage, inherited "
                   "through FROM <stage> (an ENTRYPOINT drops a CMD set before its stage, as in Docker). Fails on "
-                  "a shell-form ENTRYPOINT (ENTRYPOINT /app/server); on a shell-form CMD when there is no "
-                  "ENTRYPOINT; on a shell-form CMD after an exec-form ENTRYPOINT, which Docker turns into "
+                  "a shell-form ENTRYPOINT (ENTRYPOINT /app/server), which also ignores CMD and the arguments of "
+                  "docker run; on a shell-form CMD when there is no ENTRYPOINT (a leading exec makes the "
+                  "application PID 1, but keeps the signal path one careless edit from breaking, so it fails "
+                  "too); on a shell-form CMD after an exec-form ENTRYPOINT, which Docker turns into "
                   "[\"/bin/sh\", \"-c\", \"<text>\"] and hands to the entrypoint as arguments; and on an exec form "
                   "that runs several commands through sh -c (or bash, ash, dash, zsh) without exec, where the "
                   "shell stays PID 1 too. A Dockerfile that sets neither leaves the base image's in force and "
