@@ -65,7 +65,8 @@ inline std::string failure(const registry::ImageResult& r) {
 // A copy: callers often pass a temporary Result.
 inline ImageFacts facts(const registry::ImageResult& r) {
   REQUIRE_MESSAGE(r.ok(), r.status().to_string());
-  return r.value();
+  REQUIRE(r.value() != nullptr);
+  return *r.value();
 }
 
 // Neither the text nor any of its lines holds one of `secrets`.

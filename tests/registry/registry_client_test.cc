@@ -37,7 +37,7 @@ TEST_CASE("an open registry: an image by tag, then by digest, with its config") 
 
   const ImageResult r = lookup->lookup(reg.host() + "/team/app:1.0");
   const ImageFacts& f = facts(r);
-  CHECK(f.reference == reg.host() + "/team/app:1.0");
+  CHECK(f.name == reg.host() + "/team/app");
   CHECK(f.registry == reg.host());
   CHECK(f.digest == app.digest());
   CHECK_FALSE(f.multi_platform);

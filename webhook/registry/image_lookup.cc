@@ -62,13 +62,11 @@ std::string metric_result(const Status& s) {
   return "internal";
 }
 
-// The facts handed to one caller: its own spelling of the image, and a
-// failure prefixed with it.
+// What one caller gets: the shared facts, or the failure prefixed with the
+// image as that caller wrote it.
 ImageResult deliver(std::string_view image, const ImageResult& r) {
   if (!r.ok()) return Status(r.error()).prefix(image);
-  ImageFacts facts = r.value();
-  facts.reference = image;
-  return facts;
+  return r;
 }
 
 std::string format_budget(std::chrono::milliseconds budget) {
@@ -137,13 +135,16 @@ struct ImageLookup::Impl : std::enable_shared_from_this<ImageLookup::Impl> {
   std::chrono::milliseconds budget{0};
   std::unique_ptr<RegistryClient> client;
 
-  mutable std::mutex mutex;                                                             // caches, flights and metrics
-  LruCache<std::string, std::shared_ptr<const ImageFacts>> images;                      // registry/repo@digest
-  LruCache<std::string, std::shared_ptr<const ImageConfig>> configs;                    // config digest
-  LruCache<std::string, std::string> tags;                                              // registry/repo:tag -> digest
-  LruCache<std::string, Status> failures;                                               // Target::key
+  mutable std::mutex mutex;                                           // caches, flights and metrics
+  LruCache<std::string, std::shared_ptr<const ImageFacts>> images;    // registry/repo@digest
+  LruCache<std::string, std::shared_ptr<const ImageConfig>> configs;  // config digest
+  LruCache<std::string, std::string> tags;                            // registry/repo:tag -> registry/repo@digest
+  LruCache<std::string, Status> failures;                             // Target::key
   std::map<std::string, std::vector<std::function<void(const ImageResult&)>>> flights;  // key -> waiters
-  LookupMetrics counters;
+  LookupMetrics counters;  // cache_hits filled in by metrics() from:
+  std::uint64_t image_hits = 0;
+  std::uint64_t revalidated_hits = 0;
+  std::uint64_t failure_hits = 0;
   std::set<std::string> metric_registries;
 
   // Last: destroyed first, so no thread runs while the rest goes.
@@ -160,15 +161,15 @@ struct ImageLookup::Impl : std::enable_shared_from_this<ImageLookup::Impl> {
   // --- caches (mutex held) -------------------------------------------------
 
   std::optional<ImageResult> from_cache(const Target& t, Clock::time_point now) {
-    const std::string* digest = t.ref.digest.empty() ? tags.get(t.tag_key, now) : &t.ref.digest;
-    if (digest != nullptr) {
-      if (const auto* facts = images.get(t.image_key(*digest), now)) {
-        ++counters.cache_hits["image"];
-        return ImageResult(**facts);
+    const std::string* key = t.ref.digest.empty() ? tags.get(t.tag_key, now) : &t.key;
+    if (key != nullptr) {
+      if (const auto* facts = images.get(*key, now)) {
+        ++image_hits;
+        return ImageResult(*facts);
       }
     }
     if (const Status* failure = failures.get(t.key, now)) {
-      ++counters.cache_hits["failure"];
+      ++failure_hits;
       return ImageResult(*failure);
     }
     return std::nullopt;
@@ -214,20 +215,19 @@ struct ImageLookup::Impl : std::enable_shared_from_this<ImageLookup::Impl> {
   // A tag's image is cached under an older digest: one HEAD says whether
   // the tag still points there. The facts when it does, else nullptr.
   std::shared_ptr<const ImageFacts> revalidate(const Target& t, Deadline deadline) {
-    std::string stale;
     {
       std::lock_guard lock(mutex);
-      const std::string* digest = tags.get_stale(t.tag_key);
-      if (digest == nullptr || images.get_stale(t.image_key(*digest)) == nullptr) return nullptr;
-      stale = *digest;
+      const std::string* key = tags.get_stale(t.tag_key);
+      if (key == nullptr || images.get_stale(*key) == nullptr) return nullptr;
     }
     auto now = client->manifest_digest(t.ref, t.ref.tag.empty() ? "latest" : t.ref.tag, deadline);
     if (!now.ok() || now->empty()) return nullptr;
     std::lock_guard lock(mutex);
-    const auto* facts = images.get(t.image_key(*now), Clock::now());
+    const std::string key = t.image_key(*now);
+    const auto* facts = images.get(key, Clock::now());
     if (facts == nullptr) return nullptr;
-    tags.put(t.tag_key, *now, Clock::now() + std::chrono::seconds(options.cache.tag_ttl_seconds));
-    ++counters.cache_hits["revalidated"];
+    tags.put(t.tag_key, key, Clock::now() + std::chrono::seconds(options.cache.tag_ttl_seconds));
+    ++revalidated_hits;
     return *facts;
   }
 
@@ -239,13 +239,15 @@ struct ImageLookup::Impl : std::enable_shared_from_this<ImageLookup::Impl> {
 
   ImageResult fetch(const Target& t, Deadline deadline) {
     if (!t.tag_key.empty()) {
-      if (auto facts = revalidate(t, deadline)) return ImageResult(*facts);
+      if (auto facts = revalidate(t, deadline)) return ImageResult(std::move(facts));
     }
     const std::string tag_or_digest = t.ref.digest.empty() ? (t.ref.tag.empty() ? "latest" : t.ref.tag) : t.ref.digest;
     auto top = client->fetch_manifest(t.ref, tag_or_digest, deadline);
     if (!top.ok()) return top.status();
-    ImageFacts facts;
+    auto shared = std::make_shared<ImageFacts>();
+    ImageFacts& facts = *shared;
     facts.registry = t.ref.registry;
+    facts.name = t.ref.name();
     facts.digest = top->digest;
     const ImageManifest& manifest = top->manifest;
     if (manifest.is_index()) {
@@ -281,7 +283,7 @@ struct ImageLookup::Impl : std::enable_shared_from_this<ImageLookup::Impl> {
       for (const ImagePlatform& p : platforms) wanted = wanted || platform_matches(p, platform);
       if (wanted) facts.images.push_back({platform, facts.digest, manifest.config.digest, std::move(*c)});
     }
-    return facts;
+    return ImageResult(std::shared_ptr<const ImageFacts>(std::move(shared)));
   }
 
   // Runs on a worker: fetches, fills the caches, answers every waiter.
@@ -297,10 +299,10 @@ struct ImageLookup::Impl : std::enable_shared_from_this<ImageLookup::Impl> {
       std::lock_guard lock(mutex);
       const auto now = Clock::now();
       if (r.ok()) {
-        const auto facts = std::make_shared<const ImageFacts>(r.value());
+        const std::shared_ptr<const ImageFacts>& facts = r.value();
         images.put(t.image_key(facts->digest), facts);
         if (!t.tag_key.empty() && options.cache.tag_ttl_seconds > 0) {
-          tags.put(t.tag_key, facts->digest, now + std::chrono::seconds(options.cache.tag_ttl_seconds));
+          tags.put(t.tag_key, t.image_key(facts->digest), now + std::chrono::seconds(options.cache.tag_ttl_seconds));
         }
         failures.erase(t.key);
       } else if (count && options.cache.error_ttl_seconds > 0) {
@@ -444,7 +446,10 @@ std::optional<ImageResult> ImageLookup::cached(std::string_view image) {
 
 LookupMetrics ImageLookup::metrics() const {
   std::lock_guard lock(impl_->mutex);
-  return impl_->counters;
+  LookupMetrics m = impl_->counters;
+  m.cache_hits = {
+      {"image", impl_->image_hits}, {"revalidated", impl_->revalidated_hits}, {"failure", impl_->failure_hits}};
+  return m;
 }
 
 const RegistryOptions& ImageLookup::options() const { return impl_->options; }

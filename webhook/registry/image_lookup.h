@@ -18,7 +18,9 @@
 //   (options.timeout_seconds): images not done by then come back
 //   deadline-exceeded, naming their registry, while their fetches go on
 //   (each bounded by the same timeout) and fill the caches for next time.
-// - Statuses are prefixed with the image as the caller wrote it; see
+// - Results are in the order of the images asked for. Facts are shared
+//   (a cache hit costs a pointer copy); failures are prefixed with the
+//   image as the caller wrote it; see
 //   registry_client.h for what each code means. onError (allow, warn,
 //   deny) is the caller's to apply.
 //
@@ -44,7 +46,8 @@
 
 namespace podguard::registry {
 
-using ImageResult = Result<ImageFacts>;
+// The facts are shared with the cache and other callers: immutable.
+using ImageResult = Result<std::shared_ptr<const ImageFacts>>;
 using LookupCallback = std::function<void(std::vector<ImageResult> results)>;
 
 // Counters since the lookup was created, for the server's /metrics.
@@ -86,9 +89,10 @@ class ImageLookup {
   // Looks up every image (in parallel, duplicates once) and calls `done`
   // exactly once with one result per image, in order: when all are
   // answered, or when `budget` (default options.timeout_seconds) runs out.
-  // `done` runs before lookup_async returns, on the calling thread, when the
-  // caches answer every image; otherwise on a worker or timer thread, where
-  // it must be quick (e.g. post the results to an event loop).
+  // `done` runs before lookup_async returns, on the calling thread, when no
+  // image needs a fetch (the caches answer, or the queue is full); otherwise
+  // on a worker or timer thread, where it must be quick (e.g. post the
+  // results to an event loop).
   void lookup_async(std::vector<std::string> images, LookupCallback done,
                     std::optional<std::chrono::milliseconds> budget = std::nullopt);
 

@@ -5,8 +5,8 @@
 // (webhook/registry/image_lookup.h), reading them from an archive another
 // reader's.
 //
-// Plain values: safe to share between threads once built. Configs are held
-// through shared_ptr because a cache hands the same one to many reviews.
+// Plain values: safe to share between threads once built. A cache hands the
+// same facts and configs to many reviews, through shared_ptr to const.
 #pragma once
 
 #include <memory>
@@ -27,10 +27,10 @@ struct PlatformImage {
 };
 
 struct ImageFacts {
-  std::string reference;  // the image as the object wrote it, e.g. "nginx:1.25"
-  std::string registry;   // the registry it names, e.g. "docker.io" (a mirror may have answered)
+  std::string registry;  // the registry the reference names, e.g. "docker.io" (a mirror may have answered)
+  std::string name;      // registry/repository, e.g. "docker.io/library/nginx"
   // What the reference resolves to: the index's digest for a multi-platform
-  // image, else the manifest's. The digest to pin to.
+  // image, else the manifest's. The digest to pin to: name@digest.
   std::string digest;
   bool multi_platform = false;  // the reference names an index
   // Every platform the image offers (attestation entries left out), in the
