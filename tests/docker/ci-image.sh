@@ -10,7 +10,7 @@
 #  - the GitHub Action's script with the image input;
 #  - the pre-commit hook of docs/ci.md that runs the image (docker_image);
 #  - podguard's own Dockerfile passes with no deny or warn findings, once
-#    podguard reads Dockerfiles.
+#    podguard check judges Dockerfiles.
 # Every failure prints "FAIL: what was wrong"; exits 77 (skipped) only when no
 # Docker engine can start, saying why.
 #   tests/docker/ci-image.sh [IMAGE_TAG]      (default podguard:ci)
@@ -142,12 +142,17 @@ else
 fi
 
 echo "== podguard's own Dockerfile"
-if docker run --rm "$tag" rules 2>/dev/null | grep -q 'dockerfile-exec-form'; then
-  out=$(docker run --rm -v "$podguard_root/Dockerfile:/src/Dockerfile:ro" -w /src "$tag" check --fail-on warn Dockerfile 2>&1)
+# Whether `podguard check` judges Dockerfiles yet (their rules came before the
+# CLI reads them): a Dockerfile it reads is a checked object.
+own=(docker run --rm -v "$podguard_root/Dockerfile:/src/Dockerfile:ro" -w /src "$tag" check)
+if [ "$("${own[@]}" -o json --fail-on never Dockerfile 2>/dev/null | jq '.summary.checked')" = 0 ]; then
+  echo "note: podguard check does not judge Dockerfiles yet (the Dockerfile is no checked object); its own is not judged"
+else
+  out=$("${own[@]}" --fail-on warn Dockerfile 2>&1)
   rc=$?
   [ "$rc" -eq 0 ] || fail "podguard's Dockerfile has deny or warn findings (exit $rc): $out"
-else
-  echo "note: this podguard reads no Dockerfiles yet (no dockerfile-exec-form rule); its own is not judged"
+  grep -qE '[1-9][0-9]* checked' <<<"$out" || fail "podguard's Dockerfile was not checked: $out"
+  echo "no deny or warn findings: $(tail -1 <<<"$out")"
 fi
 
 if [ "$failures" -gt 0 ]; then
