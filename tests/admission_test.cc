@@ -79,6 +79,76 @@ TEST_CASE("UPDATE ratchets: only violations the old object lacked deny") {
   CHECK(create.outcome->response["response"]["status"]["code"] == 403);
 }
 
+TEST_CASE("UPDATE ratchets keyed list items by their key, not their position") {
+  const Policy p = only("no-secret-literals", Action::kDeny);
+  const auto with_env = [](Json env) {
+    Json o = pod("app:1");
+    o["spec"]["containers"][0]["env"] = std::move(env);
+    return o;
+  };
+  const Json leaked = {{"name", "DB_PASSWORD"}, {"value", "hunter2-Xk9"}};
+  const Json plain = {{"name", "LOG_LEVEL"}, {"value", "debug"}};
+  const Json before = with_env(Json::array({leaked}));
+  REQUIRE(review_admission(p, review("CREATE", before)).outcome->decision == Decision::kDenied);
+
+  // A variable added in front moves the old violation from env[0] to env[1]:
+  // still the same variable, so the update is not denied for it.
+  const auto added_in_front = review_admission(p, review("UPDATE", with_env(Json::array({plain, leaked})), before));
+  REQUIRE(added_in_front.outcome);
+  CHECK(added_in_front.outcome->decision == Decision::kAllowed);
+  CHECK(added_in_front.outcome->ratcheted == std::vector<bool>{true});
+
+  // A new secret in the old one's position is a new violation.
+  const Json other = {{"name", "API_TOKEN"}, {"value", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"}};
+  const auto replaced = review_admission(p, review("UPDATE", with_env(Json::array({other})), before));
+  CHECK(replaced.outcome->decision == Decision::kDenied);
+
+  // Containers reordered, with their env: nothing new.
+  Json two = pod("app:1");
+  two["spec"]["containers"] = Json::array({{{"name", "a"}, {"image", "a:1"}, {"env", Json::array({leaked})}},
+                                           {{"name", "b"}, {"image", "b:1"}}});
+  Json swapped = two;
+  std::swap(swapped["spec"]["containers"][0], swapped["spec"]["containers"][1]);
+  CHECK(review_admission(p, review("UPDATE", swapped, two)).outcome->decision == Decision::kAllowed);
+}
+
+TEST_CASE("UPDATE ratchets ports by name or number, and volumes by name") {
+  const Policy p = only("privileged-port", Action::kDeny);
+  const auto with_ports = [](Json ports) {
+    Json o = pod("app:1");
+    o["spec"]["securityContext"] = {{"runAsUser", 1001}};
+    o["spec"]["containers"][0]["ports"] = std::move(ports);
+    return o;
+  };
+  const Json low = {{"containerPort", 80}};
+  const Json high = {{"containerPort", 8080}};
+  const Json before = with_ports(Json::array({low}));
+  REQUIRE(review_admission(p, review("CREATE", before)).outcome->decision == Decision::kDenied);
+  CHECK(review_admission(p, review("UPDATE", with_ports(Json::array({high, low})), before)).outcome->decision ==
+        Decision::kAllowed);
+  const Json other_low = {{"containerPort", 443}};
+  CHECK(review_admission(p, review("UPDATE", with_ports(Json::array({other_low})), before)).outcome->decision ==
+        Decision::kDenied);
+  const Json named_low = {{"name", "http"}, {"containerPort", 80}};
+  const Json named_before = with_ports(Json::array({named_low}));
+  const Json renumbered = {{"name", "http"}, {"containerPort", 81}};
+  CHECK(review_admission(p, review("UPDATE", with_ports(Json::array({high, renumbered})), named_before))
+            .outcome->decision == Decision::kAllowed);  // the same named port
+
+  const Policy host_path = only("pss.hostPathVolumes", Action::kDeny);
+  const auto with_volumes = [](Json volumes) {
+    Json o = pod("app:1");
+    o["spec"]["volumes"] = std::move(volumes);
+    return o;
+  };
+  const Json node_logs = {{"name", "logs"}, {"hostPath", {{"path", "/var/log"}}}};
+  const Json scratch = {{"name", "scratch"}, {"emptyDir", Json::object()}};
+  const Json with_logs = with_volumes(Json::array({node_logs}));
+  REQUIRE(review_admission(host_path, review("CREATE", with_logs)).outcome->decision == Decision::kDenied);
+  CHECK(review_admission(host_path, review("UPDATE", with_volumes(Json::array({scratch, node_logs})), with_logs))
+            .outcome->decision == Decision::kAllowed);
+}
+
 TEST_CASE("kinds without a pod spec are untouched") {
   Json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "c"}}}};
   const auto r = review_admission(Policy::defaults(builtin_rules()), review("CREATE", cm));

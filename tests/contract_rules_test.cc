@@ -113,7 +113,7 @@ TEST_CASE("probes-required") {
   SUBCASE("native sidecars only with includeSidecars") {
     const std::string spec = pod(
         "  initContainers: [{name: proxy, restartPolicy: Always}]\n"
-        "  containers: [{name: app, livenessProbe: {grpc: {port: 9000}}, readinessProbe: {exec: {command: [true]}}}]\n");
+        "  containers: [{name: app, livenessProbe: {grpc: {port: 9000}}, readinessProbe: {exec: {command: [\"true\"]}}}]\n");
     CHECK(run("probes-required", spec).empty());
     CHECK(run("probes-required", spec, {{"includeSidecars", true}}).size() == 1);
   }

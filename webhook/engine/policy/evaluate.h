@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/facts/api_types.h"
 #include "engine/policy/policy.h"
 
 namespace podguard {
@@ -57,6 +58,9 @@ struct ObjectVerdict {
   std::vector<AppliedExemption> exempted;
   std::vector<std::string> notes;  // e.g. an exemption annotation that was ignored, and why
   std::vector<OmittedFindings> omitted;  // per rule, in registry order; empty unless capped
+  // Fields the API server would not decode (a string where a boolean goes):
+  // such an object is rejected before it runs, so no rule judges it.
+  std::vector<FieldTypeError> invalid;
 
   // Violations of `rule`, kept or omitted.
   std::size_t violation_count(std::string_view rule) const;
