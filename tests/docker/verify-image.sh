@@ -139,6 +139,10 @@ for event in config_loaded certificate_loaded listening signal draining listener
   grep -qx "$event" <<<"$events" || fail "no \"$event\" event in the stdout log (events: $(sort -u <<<"$events" | tr '\n' ' '))"
 done
 [ "$(grep -cx admission <<<"$events")" -ge 2 ] || fail "expected an admission log line for each of the 2 reviews"
+# The review in flight was decided after the signal, before the listener closed.
+order=$(grep -nxE 'signal|admission|listener_closed' <<<"$events" | cut -d: -f2 | tr '\n' ' ')
+[[ "$order" == *"signal admission "*"listener_closed"* ]] \
+  || fail "the review in flight was not answered between SIGTERM and the listener's close (events: $order)"
 echo "$lines JSON lines on stdout, $(grep -c . "$work/stderr.log") on stderr"
 
 echo "== a missing config fails fast with a clear message"
