@@ -415,4 +415,23 @@ TEST_CASE("podguard's own Dockerfile passes its rules with no deny or warn findi
   CHECK(r.out.find("warn[") == std::string::npos);
 }
 
+TEST_CASE("a field the API server would not decode is an error for that object: exit 2 at its line and column") {
+  const std::string yaml =
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n"
+      "    image: \"nginx:1.25\"\n    securityContext: {privileged: \"true\"}\n"
+      "---\napiVersion: v1\nkind: Pod\nmetadata: {name: other}\nspec:\n  securityContext: {runAsUser: 0.0}\n"
+      "  containers: [{name: app, image: \"nginx:1.25\"}]\n";
+  const ProcessResult r = podguard({"check", "-"}, yaml);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("<stdin>:8:23: error: Pod default/web spec.containers[0].securityContext.privileged: expected a "
+                   "boolean (true or false), got the string \"true\": the API server rejects this Pod; write it "
+                   "without quotes") != std::string::npos);
+  // The other object is still judged, with 0.0 read as the 0 the API server gets.
+  CHECK(r.out.find("deny[run-as-non-root] Pod default/other") != std::string::npos);
+  const Json json = Json::parse(podguard({"check", "-o", "json", "-"}, yaml).out);
+  REQUIRE(json["errors"].size() == 1);
+  CHECK(json["errors"][0]["line"] == 8);
+  CHECK(json["errors"][0]["column"] == 23);
+}
+
 }  // namespace podguard

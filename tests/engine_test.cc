@@ -244,4 +244,76 @@ TEST_CASE("audit and warn actions are reported with their action") {
   CHECK(warn);
 }
 
+TEST_CASE("a field of the wrong type makes the object invalid, as the API server would reject it") {
+  const auto invalid = [](const std::string& spec) {
+    const ObjectVerdict v = evaluate_object(
+        Policy::defaults(builtin_rules()),
+        yaml_object("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n" + spec),
+        {});
+    CHECK(v.checked);
+    if (!v.invalid.empty()) CHECK(v.violations.empty());  // no rule judges it
+    std::vector<std::string> out;
+    for (const FieldTypeError& e : v.invalid) {
+      CHECK(e.status.is(StatusCode::kInvalidInput));
+      CHECK(e.status.key() == e.path.str());
+      out.push_back(e.path.str() + ": " + e.status.message());
+    }
+    return out;
+  };
+  const std::string c = "      containers:\n      - name: app\n        image: \"nginx:1.25\"\n";
+  auto one = [&](const std::string& spec) {
+    const auto errors = invalid(spec);
+    REQUIRE(errors.size() == 1);
+    return errors[0];
+  };
+  CHECK(one(c + "        securityContext: {privileged: \"true\"}\n") ==
+        "spec.template.spec.containers[0].securityContext.privileged: expected a boolean (true or false), got the "
+        "string \"true\": the API server rejects this Deployment; write it without quotes");
+  CHECK(one("      securityContext: {runAsUser: \"0\"}\n" + c) ==
+        "spec.template.spec.securityContext.runAsUser: expected an integer, got the string \"0\": the API server "
+        "rejects this Deployment; write it without quotes");
+  CHECK(one(c + "        env: [{name: PORT, value: 8080}]\n") ==
+        "spec.template.spec.containers[0].env[0].value: expected a string, got the number 8080: the API server "
+        "rejects this Deployment; quote it: \"8080\"");
+  CHECK(one("      containers: [{name: app, image: 1.25}]\n").find("spec.template.spec.containers[0].image: expected a string, got the "
+                                                                  "number 1.25") == 0);
+  CHECK(one(c + "        ports: [{containerPort: 3000000000}]\n").find("does not fit in 32 bits") != std::string::npos);
+  CHECK(one(c + "        readinessProbe: {httpGet: {port: true}}\n").find("expected a port number or name") !=
+        std::string::npos);
+  CHECK(one("      hostNetwork: \"false\"\n" + c).find("spec.template.spec.hostNetwork: expected a boolean") == 0);
+  CHECK(one("      terminationGracePeriodSeconds: 29.5\n" + c)
+            .find("terminationGracePeriodSeconds: expected an integer, got the number 29.5") != std::string::npos);
+  // Labels and annotations are maps of strings: YAML's unquoted yes is a boolean.
+  const ObjectVerdict labels = evaluate_object(
+      Policy::defaults(builtin_rules()),
+      yaml_object("apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {canary: yes}}\nspec:\n  containers: "
+                  "[{name: app, image: \"nginx:1.25\"}]\n"),
+      {});
+  REQUIRE(labels.invalid.size() == 1);
+  CHECK(labels.invalid[0].path.str() == "metadata.labels.canary");
+  CHECK(invalid(c + "        env: [{name: A, value: \"1\"}]\n").empty());
+  // What the API server does take: integral floats (kubectl sends them as
+  // integers), ports by name, quantities as numbers, nulls.
+  CHECK(invalid("      terminationGracePeriodSeconds: 30.0\n      activeDeadlineSeconds: 1e+06\n" + c +
+                "        ports: [{containerPort: 8080.0, name: http}]\n"
+                "        readinessProbe: {httpGet: {port: http}, periodSeconds: 5}\n"
+                "        resources: {limits: {cpu: 1, memory: 1e9}, requests: {cpu: 0.5}}\n"
+                "        securityContext: {runAsUser: null, privileged: ~}\n")
+            .empty());
+  // Several at once, each reported.
+  CHECK(invalid("      hostPID: \"no\"\n" + c + "        securityContext: {runAsNonRoot: \"true\", runAsUser: \"1001\"}\n")
+            .size() == 3);
+}
+
+TEST_CASE("integral floats are judged as the integers the API server receives") {
+  const ObjectVerdict v = evaluate_object(
+      Policy::defaults(builtin_rules()),
+      yaml_object("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  terminationGracePeriodSeconds: 10.0\n"
+                  "  securityContext: {runAsUser: 0.0}\n  containers: [{name: app, image: \"nginx:1.25\"}]\n"),
+      {});
+  CHECK(v.invalid.empty());
+  CHECK(count(v, "run-as-non-root") == 1);           // 0.0 is root
+  CHECK(count(v, "termination-grace-period") == 1);  // 10.0 is under 30
+}
+
 }  // namespace podguard

@@ -74,6 +74,8 @@ TEST_CASE("fully populated Kubernetes API objects load and evaluate without erro
         const ObjectVerdict& v = verdicts[0];
         kinds_seen.insert(v.kind);
         CHECK(v.checked == (workloads.count(v.kind) == 1));
+        // Every field has the type the API server gave it.
+        for (const FieldTypeError& e : v.invalid) FAIL_CHECK(e.status.key() << ": " << e.status.message());
         for (const Violation& x : v.violations) {
           CHECK(!x.message.empty());
           CHECK(!x.path.empty());

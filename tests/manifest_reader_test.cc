@@ -501,4 +501,59 @@ TEST_CASE("admission's unread review fields leave out what no rule reads of an A
   }
 }
 
+TEST_CASE("numbers as kubectl sends them: an integral float is an integer, in YAML and in JSON") {
+  for (const auto format : {InputFormat::kYaml, InputFormat::kJson}) {
+    CAPTURE(static_cast<int>(format));
+    const std::string text = format == InputFormat::kYaml
+                                 ? "{a: 29.0, b: 1e+06, c: !!float 1, d: -0.0, e: 1.5, f: 1e300, g: 2.5e3, h: 7}"
+                                 : R"({"a": 29.0, "b": 1e+06, "c": 1.0, "d": -0.0, "e": 1.5, "f": 1e300, "g": 2.5e3, "h": 7})";
+    const ReadResult r = read_documents(text, format);
+    REQUIRE(r.error.ok());
+    const Json& v = r.documents.at(0).value;
+    for (const char* key : {"a", "b", "c", "d", "g", "h"}) {
+      CAPTURE(key);
+      CHECK(v[key].is_number_integer());
+    }
+    CHECK(v["a"] == 29);
+    CHECK(v["b"] == 1000000);
+    CHECK(v["c"] == 1);
+    CHECK(v["d"] == 0);
+    CHECK(v["g"] == 2500);
+    CHECK(v["e"].is_number_float());  // a fraction stays a float
+    CHECK(v["f"].is_number_float());  // beyond int64 too
+  }
+}
+
+TEST_CASE("YAML merge keys resolve where they are written, as kubectl's YAML library does") {
+  const ReadResult r = read_documents(
+      "base: &base {a: base, b: base}\n"
+      "other: &other {a: other, c: other}\n"
+      "before: {a: mine, <<: *base}\n"             // the merge overrides keys before it
+      "after: {<<: *base, a: mine}\n"              // keys after it override the merge
+      "listed: {<<: [*base, *other]}\n"            // earlier maps in a list win
+      "twice: {a: mine, <<: *base, a: again}\n");  // written twice around a merge: the last wins
+  REQUIRE_MESSAGE(r.error.ok(), r.error.to_string());
+  const Json& v = r.documents.at(0).value;
+  CHECK(v["before"]["a"] == "base");
+  CHECK(v["after"]["a"] == "mine");
+  CHECK(v["after"]["b"] == "base");
+  CHECK(v["listed"]["a"] == "base");
+  CHECK(v["listed"]["c"] == "other");
+  CHECK(v["twice"]["a"] == "again");
+  // A key written twice without a merge between is still an error.
+  CHECK_FALSE(read_documents("{<<: {x: 1}, a: 1, a: 2}\n").error.ok());
+  CHECK_FALSE(read_documents("{a: 1, <<: [1, 2]}\n").error.ok());
+}
+
+TEST_CASE("YAML 1.1 booleans and numbers used as keys are written as kubectl writes them") {
+  const ReadResult r = read_documents("{yes: 1, Off: 2, 0x1F: 3, \"on\": 4, name: 5}");
+  REQUIRE(r.error.ok());
+  const Json& v = r.documents.at(0).value;
+  CHECK(v.contains("true"));
+  CHECK(v.contains("false"));
+  CHECK(v.contains("31"));
+  CHECK(v.contains("on"));  // quoted: a string
+  CHECK(v.contains("name"));
+}
+
 }  // namespace podguard
