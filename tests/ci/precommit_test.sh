@@ -66,9 +66,9 @@ EOF
 chmod 755 "$work/bin-stub/podguard"
 sel=$(project selection)
 for f in deploy/app.yaml deploy/app.yml kustomize/list.json Dockerfile Containerfile svc/Dockerfile \
-         svc/build.Dockerfile svc/Dockerfile.prod svc/Containerfile.dev svc/app.Containerfile \
+         svc/build.Dockerfile svc/Dockerfile.prod svc/Containerfile.dev svc/app.Containerfile lower/dockerfile \
          README.md src/main.cc Dockerfiles/notes.txt svc/xDockerfile svc/Dockerfile.d/notes \
-         charts/app/templates/deployment.yaml charts/app/Chart.yaml; do
+         svc/Dockerfile.dockerignore charts/app/templates/deployment.yaml charts/app/Chart.yaml; do
   mkdir -p "$sel/$(dirname "$f")"
   echo "# $f" >"$sel/$f"
 done
@@ -79,12 +79,12 @@ rc=$?
 grep -q '^podguard-arg: check$' <<<"$out" || fail "the hook does not run 'podguard check': $out"
 for f in .pre-commit-config.yaml deploy/app.yaml deploy/app.yml kustomize/list.json Dockerfile Containerfile \
          svc/Dockerfile svc/build.Dockerfile svc/Dockerfile.prod svc/Containerfile.dev svc/app.Containerfile \
-         charts/app/Chart.yaml; do
+         lower/dockerfile charts/app/Chart.yaml; do
   grep -qx "podguard-arg: $f" <<<"$out" || fail "the hook does not check $f"
 done
 for f in README.md src/main.cc Dockerfiles/notes.txt svc/xDockerfile svc/Dockerfile.d/notes \
-         charts/app/templates/deployment.yaml; do
-  grep -qx "podguard-arg: $f" <<<"$out" && fail "the hook checks $f, which is neither a manifest nor a Dockerfile (or a Helm template)"
+         svc/Dockerfile.dockerignore charts/app/templates/deployment.yaml; do
+  grep -qx "podguard-arg: $f" <<<"$out" && fail "the hook checks $f, which is neither a manifest nor a Dockerfile (or is a Helm template or a .dockerignore)"
 done
 
 echo "== 2. commits checked by the podguard built here"
