@@ -556,4 +556,28 @@ TEST_CASE("YAML 1.1 booleans and numbers used as keys are written as kubectl wri
   CHECK(v.contains("name"));
 }
 
+TEST_CASE("columns count characters, not bytes, in YAML and in JSON alike") {
+  // "é" is two bytes and "€" three; "privileged" is the 29th character of
+  // its line in both texts below, and the 37th byte.
+  const std::string yaml = "a: 1\nb: {n: \"é€€\", x: \"ç\", privileged: true}\n";
+  const std::string json = "{\"a\": 1,\n\"b\": {\"n\": \"é€€\", \"x\": \"ç\",\"privileged\": true}}";
+  for (const auto& [text, format] : {std::pair{yaml, InputFormat::kYaml}, std::pair{json, InputFormat::kJson}}) {
+    CAPTURE(text);
+    const ReadResult r = read_documents(text, format);
+    REQUIRE(r.error.ok());
+    const SourcePos p = r.documents.at(0).positions.locate({}, FieldPath().key("b").key("privileged"));
+    CHECK(p.line == 2);
+    const std::string line = text.substr(text.find('\n') + 1);
+    const std::size_t byte = line.find(format == InputFormat::kYaml ? "privileged" : "\"privileged") + 1;
+    std::size_t chars = 0;
+    for (std::size_t i = 0; i < byte - 1; ++i) chars += (static_cast<unsigned char>(line[i]) & 0xC0) != 0x80;
+    CHECK(p.column == static_cast<int>(chars) + 1);
+    CHECK(p.column < static_cast<int>(byte));
+  }
+  // Errors too.
+  const ReadResult bad = read_documents("x: \"ééé\" ]\n", InputFormat::kYaml);
+  REQUIRE_FALSE(bad.error.ok());
+  CHECK(bad.error.pos().column <= 10);
+}
+
 }  // namespace podguard

@@ -27,10 +27,36 @@ struct BuildError {
   SourcePos pos;
 };
 
-SourcePos to_pos(const YAML::Mark& m) {
-  if (m.is_null()) return {};
-  return SourcePos{m.line + 1, m.column + 1};
-}
+// yaml-cpp's marks count columns in bytes; podguard's count characters
+// (Unicode code points), as the JSON reader, editors and SARIF viewers do.
+// Marks come mostly in increasing order, so each line is scanned once: the
+// counter resumes from the last mark when it is further along the same line.
+class ColumnCounter {
+ public:
+  explicit ColumnCounter(std::string_view text) : text_(text) {}
+
+  SourcePos operator()(const YAML::Mark& m) {
+    if (m.is_null()) return {};
+    const auto pos = static_cast<std::size_t>(m.pos);
+    const auto byte_column = static_cast<std::size_t>(m.column);
+    if (m.pos < 0 || m.column < 0 || pos > text_.size() || byte_column > pos) return SourcePos{m.line + 1, m.column + 1};
+    const std::size_t line_start = pos - byte_column;
+    if (line_start != line_start_ || pos < byte_) {
+      line_start_ = byte_ = line_start;
+      chars_ = 0;
+    }
+    for (; byte_ < pos; ++byte_) {
+      if ((static_cast<unsigned char>(text_[byte_]) & 0xC0) != 0x80) ++chars_;
+    }
+    return SourcePos{m.line + 1, static_cast<int>(chars_) + 1};
+  }
+
+ private:
+  std::string_view text_;
+  std::size_t line_start_ = 0;
+  std::size_t byte_ = 0;   // where counting stopped
+  std::size_t chars_ = 0;  // characters from line_start_ to byte_
+};
 
 // Reads a string_view through std::istream without copying it.
 class MemoryBuffer : public std::streambuf {
@@ -48,7 +74,8 @@ class YamlBuilder final : public YAML::EventHandler {
  public:
   // `builders` holds one ObjectBuilder per nesting level (max_depth + 1),
   // shared by the documents of a stream.
-  YamlBuilder(const ReadLimits& limits, std::vector<ObjectBuilder>& builders) : limits_(limits), builders_(builders) {}
+  YamlBuilder(const ReadLimits& limits, std::vector<ObjectBuilder>& builders, ColumnCounter& columns)
+      : limits_(limits), builders_(builders), to_pos(columns) {}
 
   bool has_value() const { return has_value_; }
   Document take() {
@@ -241,6 +268,7 @@ class YamlBuilder final : public YAML::EventHandler {
 
   const ReadLimits& limits_;
   std::vector<ObjectBuilder>& builders_;
+  ColumnCounter& to_pos;  // a function object, named like one
   Document doc_;
   bool has_value_ = false;
   YAML::Mark start_mark_ = YAML::Mark::null_mark();
@@ -252,13 +280,14 @@ class YamlBuilder final : public YAML::EventHandler {
 Status read_yaml(std::string_view text, const ReadLimits& limits, DocumentSink& sink) {
   MemoryBuffer buffer(text);
   std::istream in(&buffer);
+  ColumnCounter to_pos(text);
   try {
     YAML::Parser parser(in);
     std::vector<ObjectBuilder> builders;
     builders.reserve(static_cast<std::size_t>(std::max(limits.max_depth, 0)) + 1);
     int last_start = -1;
     while (true) {
-      YamlBuilder builder(limits, builders);
+      YamlBuilder builder(limits, builders, to_pos);
       if (!parser.HandleNextDocument(builder)) break;
       if (builder.start_mark().pos == last_start) {
         return Status::invalid_input("unexpected ',' outside a flow collection ([...] or {...})")
