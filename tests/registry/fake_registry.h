@@ -206,6 +206,7 @@ class FakeRegistry : public LocalServer {
     bool send_digest_header = true;       // Docker-Content-Digest on manifests
     std::string cert_file;                // HTTPS with these when set
     std::string key_file;
+    bool relative_redirects = false;  // blobs redirected to /blob-store/<digest> here
   };
 
   FakeRegistry() : FakeRegistry(Options()) {}
@@ -216,6 +217,16 @@ class FakeRegistry : public LocalServer {
       serve_manifest(req.matches[1], req.matches[2], res);
     });
     server_->Get(R"(/v2/(.+)/blobs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!admit(req, res)) return;
+      if (options_.relative_redirects) {
+        res.status = 302;
+        res.set_header("Location",
+                       "../../../../blob-store/" + std::string(req.matches[1]) + "@" + std::string(req.matches[2]));
+        return;
+      }
+      serve_blob(req.matches[1], req.matches[2], res);
+    });
+    server_->Get(R"(/blob-store/(.+)@([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
       if (!admit(req, res)) return;
       serve_blob(req.matches[1], req.matches[2], res);
     });

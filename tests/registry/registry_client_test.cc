@@ -183,6 +183,18 @@ TEST_CASE("a blob redirected to storage on another host: followed, and no Author
   check_no_secret(log.text(), {StorageServer::kSignature, "redirect-pw", base64("u:redirect-pw")});
 }
 
+TEST_CASE("a relative redirect stays on the registry, and its Authorization goes along") {
+  FakeRegistry reg({.auth = FakeRegistry::Auth::kBasic, .user = "u", .password = "p", .relative_redirects = true});
+  reg.push(single_image("team/app", "1", app_spec("4242")));
+  RegistryOptions o = local_options({reg.host()});
+  o.credentials_json = docker_config(reg.host(), "u", "p");
+  CHECK(facts(make_lookup(o)->lookup(reg.host() + "/team/app:1")).images.at(0).config->user == "4242");
+  const auto seen = reg.seen();
+  REQUIRE_FALSE(seen.empty());
+  CHECK(seen.back().path.rfind("/blob-store/team/app@sha256:", 0) == 0);  // ../../../../ from /v2/team/app/blobs/
+  CHECK(seen.back().authorization == "Basic " + base64("u:p"));
+}
+
 TEST_CASE("a redirect to plain HTTP is refused unless that host is an insecure registry") {
   StorageServer storage;
   FakeRegistry reg({.storage = &storage});

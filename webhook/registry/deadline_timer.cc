@@ -65,8 +65,9 @@ void DeadlineTimer::run() {
       continue;
     }
     const auto next = pending_.begin();
-    if (next->first > Clock::now()) {
-      wake_.wait_until(lock, next->first);
+    if (const Clock::time_point when = next->first; when > Clock::now()) {
+      // A copy: cancel() may erase the entry while this waits.
+      wake_.wait_until(lock, when);
       continue;
     }
     running_ = next->second.first;

@@ -96,17 +96,49 @@ std::optional<Url> parse_url(std::string_view s) {
   return u;
 }
 
-// A Location header against the URL it answered (RFC 3986 §5.2, the forms servers send).
+// RFC 3986 §5.2.4 on the path of `target` ("/a/b/../c?q" -> "/a/c?q").
+std::string without_dot_segments(const std::string& target) {
+  const auto query = target.find('?');
+  const std::string path = target.substr(0, query);
+  std::vector<std::string> segments;
+  std::size_t start = 1;  // after the leading '/'
+  while (start <= path.size()) {
+    const auto slash = std::min(path.find('/', start), path.size());
+    const std::string segment = path.substr(start, slash - start);
+    const bool last = slash == path.size();
+    if (segment == "..") {
+      if (!segments.empty()) segments.pop_back();
+      if (last) segments.emplace_back();  // "/a/.." is "/"
+    } else if (segment == ".") {
+      if (last) segments.emplace_back();
+    } else {
+      segments.push_back(segment);
+    }
+    start = slash + 1;
+  }
+  std::string out;
+  for (const std::string& segment : segments) out += "/" + segment;
+  if (out.empty()) out = "/";
+  return out + (query == std::string::npos ? "" : target.substr(query));
+}
+
+// A Location header against the URL it answered (RFC 3986 §5.2, the forms
+// servers send). Nothing that could split the request line gets through.
 std::optional<Url> resolve_location(const Url& base, std::string_view location) {
+  if (location.empty()) return std::nullopt;
+  for (char c : location) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return std::nullopt;
+  }
   if (location.substr(0, 7) == "http://" || location.substr(0, 8) == "https://") return parse_url(location);
   if (location.substr(0, 2) == "//") return parse_url((base.https ? "https:" : "http:") + std::string(location));
   Url u = base;
-  if (!location.empty() && location.front() == '/') {
+  if (location.front() == '/') {
     u.target = location;
   } else {
     const std::string path = base.target.substr(0, base.target.find('?'));
     u.target = path.substr(0, path.rfind('/') + 1) + std::string(location);
   }
+  u.target = without_dot_segments(u.target);
   return u;
 }
 
@@ -535,7 +567,10 @@ struct RegistryClient::Impl {
 
       if (reply.status >= 300 && reply.status < 400 && reply.status != 304) {
         const std::optional<Url> next = resolve_location(url, reply.header("Location"));
-        if (!next) return Status::unavailable(who + " redirected to a location that is not an http(s) URL");
+        if (!next) {
+          return Status::unavailable(who + " redirected (" + std::to_string(reply.status) +
+                                     ") without a usable Location");
+        }
         if (++redirects > kMaxRedirects) return Status::unavailable(who + " redirected more than 5 times");
         if (!plain_http_allowed(*next)) {
           return Status::unavailable(who + " redirected to plain HTTP at " + next->host +
