@@ -187,7 +187,7 @@ TEST_CASE("lookup_async never blocks: a cached review answers at once, an uncach
   std::promise<std::vector<ImageResult>> answered;
   const auto start = std::chrono::steady_clock::now();
   lookup->lookup_async({reg.host() + "/app:1"}, [&](std::vector<ImageResult> r) { answered.set_value(std::move(r)); });
-  CHECK(seconds_since(start) < 0.1);
+  CHECK(seconds_since(start) < 1);  // the registry holds the fetch: blocking would mean waiting for release()
   auto future = answered.get_future();
   CHECK(future.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
   reg.release();
@@ -221,7 +221,7 @@ TEST_CASE("a batch answers at its budget: the late images deadline-exceeded, the
       lookup->lookup_all({slow.host() + "/app:1", fast.host() + "/app:1"}, std::chrono::milliseconds(300));
   const double took = seconds_since(start);
   CHECK(took >= 0.29);
-  CHECK(took < 0.8);
+  CHECK(took < 2);  // the slow registry holds its answer until release()
   CHECK(results[0].error().code() == StatusCode::kDeadlineExceeded);
   CHECK(failure(results[0]) == slow.host() + "/app:1: registry " + slow.host() +
                                    " did not answer within 300 ms (the lookup goes on and is cached)");
@@ -260,7 +260,7 @@ TEST_CASE("past max_queued waiting fetches, new ones fail at once instead of pil
 
 TEST_CASE("destroying the lookup cuts off its requests and answers pending batches at once") {
   SilentPort silent;
-  RegistryOptions o = local_options({silent.host()}, nullptr, 1);
+  RegistryOptions o = local_options({silent.host()}, nullptr, 10);
   o.workers = 1;
   auto lookup = make_lookup(o);
   std::promise<std::vector<ImageResult>> running, queued;
@@ -270,7 +270,7 @@ TEST_CASE("destroying the lookup cuts off its requests and answers pending batch
       {silent.host() + "/b:1"}, [&](auto r) { queued.set_value(std::move(r)); }, std::chrono::seconds(30));
   const auto start = std::chrono::steady_clock::now();
   lookup.reset();
-  CHECK(seconds_since(start) < 0.5);  // the request in flight is cut off, not waited for
+  CHECK(seconds_since(start) < 3);  // the request in flight is cut off, not waited for (10 s)
   for (auto* answer : {&running, &queued}) {
     const auto r = answer->get_future().get();
     CHECK(r.at(0).error().code() == StatusCode::kUnavailable);
