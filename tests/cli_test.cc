@@ -406,6 +406,16 @@ TEST_CASE("config exemptions and actions apply to Dockerfiles: names match the p
   fs::remove_all(dir);
 }
 
+TEST_CASE("podguard rules says what each rule judges") {
+  const ProcessResult r = podguard({"rules"});
+  CHECK(r.out.find("image-pinned (deny in contract)\n  An image without a tag") != std::string::npos);
+  CHECK(r.out.find("  judges: pods and Dockerfiles\n") != std::string::npos);
+  CHECK(r.out.find("image-user (warn in contract)\n  An image whose USER is missing, root (0) or not numeric.\n"
+                   "  judges: Dockerfiles\n") != std::string::npos);
+  CHECK(r.out.find("run-as-non-root (deny in contract)\n  A container whose effective UID is 0 or may be 0.\n"
+                   "  judges: pods\n") != std::string::npos);
+}
+
 TEST_CASE("podguard's own Dockerfile passes its rules with no deny or warn finding") {
   const std::string own = (fs::path(PODGUARD_SOURCE_DIR) / "Dockerfile").string();
   const ProcessResult r = podguard({"check", "--fail-on", "warn", own});

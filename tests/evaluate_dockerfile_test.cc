@@ -3,6 +3,7 @@
 // inline `# podguard:ignore` comments, and what each verdict carries.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 
 #include "engine/policy/config.h"
@@ -165,6 +166,72 @@ TEST_CASE("ARGs before the first FROM belong to no stage") {
   CHECK_FALSE(secret.container.has_value());  // so a stage-scoped exemption does not cover it
   CHECK(secret.path.str() == "ARG");
   CHECK(secret.message.find("abcdef123456") == std::string::npos);
+}
+
+// Inputs built to make a careless parser or rule quadratic, made larger
+// than the default limits allow so that one would take minutes. Each is
+// linear work here: well under a second, asserted with a wide margin.
+TEST_CASE("hostile Dockerfiles cost time in proportion to their size") {
+  DockerfileLimits big;
+  big.max_bytes = 16u << 20;
+  big.max_instruction_bytes = 4u << 20;
+  big.max_heredoc_bytes = 8u << 20;
+  const Policy p = policy("");
+  auto judged = [&](const std::string& text) {
+    const auto start = std::chrono::steady_clock::now();
+    Result<Dockerfile> parsed = parse_dockerfile(text, big);
+    REQUIRE_MESSAGE(parsed.ok(), parsed.status().to_string());
+    const DockerfileFacts facts(std::move(parsed).value());
+    DockerfileVerdict v = evaluate_dockerfile(p, facts, "Dockerfile", {});
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
+    return v;
+  };
+  SUBCASE("one line of 200,000 labels: each position is found without rescanning the line") {
+    std::string text = "FROM alpine:3.19\nUSER 1001\nLABEL";
+    for (int i = 0; i < 200000; ++i) text += " k" + std::to_string(i) + "=v";
+    const DockerfileVerdict v = judged(text + "\n");
+    REQUIRE_FALSE(v.violation_pos.empty());
+  }
+  SUBCASE("a heredoc installing and then removing 100,000 -dev packages") {
+    std::string names;
+    for (int i = 0; i < 100000; ++i) names += " lib" + std::to_string(i) + "-dev";
+    const DockerfileVerdict v =
+        judged("FROM debian:12\nRUN <<EOF\napt-get install -y" + names + "\napt-get purge -y" + names + "\nEOF\n");
+    for (const Violation& x : v.verdict.violations) CHECK(x.rule != "image-build-tools");
+  }
+  SUBCASE("100,000 build tools in one RUN are named ten at a time") {
+    std::string names;
+    for (int i = 0; i < 100000; ++i) names += " lib" + std::to_string(i) + "-dev";
+    const DockerfileVerdict v = judged("FROM debian:12\nRUN apt-get install -y" + names + "\n");
+    bool found = false;
+    for (const Violation& x : v.verdict.violations) {
+      if (x.rule != "image-build-tools") continue;
+      found = true;
+      CHECK(x.message.find("and 99990 more") != std::string::npos);
+    }
+    CHECK(found);
+  }
+  SUBCASE("a chain of 3,000 stages, then variables read through all of it") {
+    std::string text = "FROM alpine:3.19 AS s0\nENV BASE=1\n";
+    for (int i = 1; i < 3000; ++i) text += "FROM s" + std::to_string(i - 1) + " AS s" + std::to_string(i) + "\n";
+    for (int line = 0; line < 200; ++line) {
+      text += "LABEL x" + std::to_string(line) + "=\"";
+      for (int i = 0; i < 1000; ++i) text += "${UNSET}";
+      text += "\"\n";
+    }
+    const DockerfileVerdict v = judged(text + "USER $BASE\n");
+    CHECK(v.verdict.checked);
+  }
+  SUBCASE("50,000 inline exemptions above 50,000 secrets") {
+    std::string text = "FROM alpine:3.19\n";
+    for (int i = 0; i < 50000; ++i) text += "# podguard:ignore image-user reason=\"r" + std::to_string(i) + "\"\n";
+    text += "ENV";
+    for (int i = 0; i < 50000; ++i) text += " P" + std::to_string(i) + "_PASSWORD=x";
+    const DockerfileVerdict v = judged(text + "\n");
+    std::size_t secrets = 0;
+    for (const Violation& x : v.verdict.violations) secrets += x.rule == "image-secrets" ? 1 : 0;
+    CHECK(secrets == 50000);
+  }
 }
 
 }  // namespace podguard

@@ -84,6 +84,9 @@ class Analyzer {
     StageScope(const Analyzer& a, std::size_t stage) : a_(a), stage_(stage) {}
     std::optional<std::string_view> value(std::string_view name) const override {
       for (std::optional<std::size_t> s = stage_; s; s = a_.stages_[*s].parent) {
+        // A long FROM <stage> chain times many references: past the
+        // budget, variables read as unset.
+        if (++a_.lookup_steps_ > kMaxLookupSteps) return std::nullopt;
         if (auto it = a_.env_[*s].find(name); it != a_.env_[*s].end()) return it->second;
       }
       if (auto it = a_.args_[stage_].find(name); it != a_.args_[stage_].end()) return it->second;
@@ -270,6 +273,9 @@ class Analyzer {
   std::vector<VarMap> args_;  // per stage: ARGs in scope with a value
   bool cmd_set_here_ = false;
   std::size_t budget_ = DockerfileFacts::kMaxExpandedTotal;
+  // Map lookups made for variables in stages, bounded (see StageScope).
+  static constexpr std::size_t kMaxLookupSteps = 2'000'000;
+  mutable std::size_t lookup_steps_ = 0;
 };
 
 }  // namespace

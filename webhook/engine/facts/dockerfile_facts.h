@@ -8,7 +8,9 @@
 //
 // BuildKit's automatic platform ARGs (TARGETARCH, BUILDPLATFORM, ...) take
 // linux/amd64 values. Substituted values are bounded in size (see
-// kMaxExpandedBytes), so a hostile file cannot make them grow without end.
+// kMaxExpandedBytes), and so are the lookups made through long FROM <stage>
+// chains (past the budget a variable reads as unset), so a hostile file
+// cannot make the analysis slow or large.
 //
 // Immutable once built; const access is safe from any number of threads.
 #pragma once

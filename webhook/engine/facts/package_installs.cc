@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <unordered_map>
 
 namespace podguard {
 namespace {
@@ -312,24 +313,25 @@ class Scanner {
           remove(name);
         } else {
           out_.push_back(PackageInstall{std::string(m.name), name, kind, false, index, offset, {}});
-          if (!virtual_name.empty()) members_.emplace_back(virtual_name, out_.size() - 1);
+          installed_.emplace(name, out_.size() - 1);
+          if (!virtual_name.empty()) installed_.emplace(virtual_name, out_.size() - 1);
         }
       }
     }
   }
 
+  // Marks what `name` installed so far as removed: the package, or the
+  // members of an apk --virtual group of that name.
   void remove(const std::string& name) {
-    for (PackageInstall& p : out_) {
-      if (p.package == name) p.removed = true;
-    }
-    for (const auto& [group, index] : members_) {
-      if (group == name) out_[index].removed = true;
-    }
+    const auto [first, last] = installed_.equal_range(name);
+    for (auto it = first; it != last; ++it) out_[it->second].removed = true;
+    installed_.erase(first, last);
   }
 
   const WordExpansion& expand_;
   std::vector<PackageInstall>& out_;
-  std::vector<std::pair<std::string, std::size_t>> members_;  // apk --virtual group -> install
+  // Package names and apk --virtual group names -> installs not yet removed.
+  std::unordered_multimap<std::string, std::size_t> installed_;
 };
 
 }  // namespace

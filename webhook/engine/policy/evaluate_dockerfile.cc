@@ -1,18 +1,41 @@
 #include "engine/policy/evaluate_dockerfile.h"
 
 #include <algorithm>
+#include <deque>
 #include <numeric>
+#include <unordered_map>
 
 #include "engine/policy/glob.h"
 
 namespace podguard {
 namespace {
 
-// A `# podguard:ignore RULES reason="..."` comment that holds.
-struct InlineExemption {
-  std::size_t instruction = 0;
-  std::vector<std::size_t> rules;
-  std::string reason;
+// The `# podguard:ignore RULES reason="..."` comments that hold: for each
+// instruction with one, the reason each rule is exempt there (the first
+// comment that names it wins).
+class InlineExemptions {
+ public:
+  explicit InlineExemptions(std::size_t rules) : rules_(rules) {}
+
+  void add(std::size_t instruction, const std::vector<std::size_t>& rules, std::string reason) {
+    const std::string* kept = &reasons_.emplace_back(std::move(reason));
+    std::vector<const std::string*>& by_rule = by_instruction_[instruction];
+    by_rule.resize(rules_, nullptr);
+    for (std::size_t r : rules) {
+      if (by_rule[r] == nullptr) by_rule[r] = kept;
+    }
+  }
+
+  // The reason `rule` is exempt at `instruction`, or nullptr.
+  const std::string* reason(std::size_t instruction, std::size_t rule) const {
+    const auto it = by_instruction_.find(instruction);
+    return it == by_instruction_.end() ? nullptr : it->second[rule];
+  }
+
+ private:
+  std::size_t rules_;
+  std::deque<std::string> reasons_;  // stable addresses
+  std::unordered_map<std::size_t, std::vector<const std::string*>> by_instruction_;
 };
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
@@ -27,9 +50,8 @@ std::string at_line(const DockerfileComment& c) { return "line " + std::to_strin
 
 // Reads the inline exemptions above every instruction; what it cannot use
 // becomes a note.
-std::vector<InlineExemption> inline_exemptions(const Policy& policy, const Dockerfile& file,
-                                               std::vector<std::string>& notes) {
-  std::vector<InlineExemption> out;
+InlineExemptions inline_exemptions(const Policy& policy, const Dockerfile& file, std::vector<std::string>& notes) {
+  InlineExemptions out(policy.registry->size());
   const std::string syntax = "# " + std::string(kInlineExemptionComment) + " RULE[,RULE] reason=\"...\"";
   for (std::size_t i = 0; i < file.instructions.size(); ++i) {
     for (const DockerfileComment& c : file.instructions[i].comments) {
@@ -61,7 +83,7 @@ std::vector<InlineExemption> inline_exemptions(const Policy& policy, const Docke
                         " is ignored: add a non-empty reason=\"...\" that says why (" + syntax + ")");
         continue;
       }
-      InlineExemption e{i, {}, std::string(reason)};
+      std::vector<std::size_t> rules;
       std::string_view ids = text.substr(0, reason_at);
       while (!ids.empty()) {
         const auto sep = ids.find_first_of(", \t");
@@ -69,28 +91,20 @@ std::vector<InlineExemption> inline_exemptions(const Policy& policy, const Docke
         ids = sep == std::string_view::npos ? std::string_view() : ids.substr(sep + 1);
         if (id.empty()) continue;
         if (auto index = policy.registry->index_of(id)) {
-          e.rules.push_back(*index);
+          rules.push_back(*index);
         } else {
           notes.push_back(at_line(c) + "# " + std::string(kInlineExemptionComment) + " names unknown rule \"" +
                           std::string(id) + "\"; `podguard rules` lists the ids");
         }
       }
-      if (e.rules.empty()) {
+      if (rules.empty()) {
         notes.push_back(at_line(c) + "# " + std::string(kInlineExemptionComment) + " names no rule; write " + syntax);
         continue;
       }
-      out.push_back(std::move(e));
+      out.add(i, rules, std::string(reason));
     }
   }
   return out;
-}
-
-const InlineExemption* inline_covering(const std::vector<InlineExemption>& inline_exempt, std::size_t instruction,
-                                       std::size_t rule) {
-  for (const InlineExemption& e : inline_exempt) {
-    if (e.instruction == instruction && std::find(e.rules.begin(), e.rules.end(), rule) != e.rules.end()) return &e;
-  }
-  return nullptr;
 }
 
 // The config exemption that covers a finding, under the meanings listed in
@@ -141,7 +155,7 @@ DockerfileVerdict evaluate_dockerfile(const Policy& policy, const DockerfileFact
   std::string_view shown = path;
   while (shown.substr(0, 2) == "./") shown.remove_prefix(2);
 
-  const std::vector<InlineExemption> inline_exempt = inline_exemptions(policy, dockerfile.file(), v.notes);
+  const InlineExemptions inline_exempt = inline_exemptions(policy, dockerfile.file(), v.notes);
   const RuleRegistry& registry = *policy.registry;
   DockerfileFindings findings;
   for (std::size_t i = 0; i < registry.size(); ++i) {
@@ -162,11 +176,11 @@ DockerfileVerdict evaluate_dockerfile(const Policy& policy, const DockerfileFact
       if (f.instruction < dockerfile.file().instructions.size()) {
         where.push_key(dockerfile.instruction(f.instruction).keyword);
       }
-      const InlineExemption* by_comment = inline_covering(inline_exempt, f.instruction, i);
+      const std::string* by_comment = inline_exempt.reason(f.instruction, i);
       const Exemption* by_config =
           by_comment ? nullptr : config_covering(policy, i, shown, stage, base_image, options.today);
       if (by_comment != nullptr || by_config != nullptr) {
-        v.exempted.push_back(AppliedExemption{rule.doc.id, by_comment ? by_comment->reason : by_config->reason,
+        v.exempted.push_back(AppliedExemption{rule.doc.id, by_comment ? *by_comment : by_config->reason,
                                               by_comment ? "comment" : "config", setting.action, stage, where});
         out.exemption_pos.push_back(f.pos);
         continue;

@@ -51,11 +51,29 @@ std::string size_text(std::size_t bytes) {
   return std::to_string(bytes) + " bytes";
 }
 
+// Source text is cut into pieces of at most this many bytes.
+constexpr std::size_t kPieceBytes = 4096;
+
+bool is_continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// Appends pieces for `text`, which starts at `pos` and lies on one line, at
+// `offset` in the text being built.
+void add_pieces(std::string_view text, std::size_t offset, SourcePos pos, std::vector<SourcePiece>& pieces) {
+  std::size_t done = 0;
+  do {
+    pieces.push_back(SourcePiece{offset + done, pos});
+    std::size_t next = std::min(text.size(), done + kPieceBytes);
+    while (next < text.size() && is_continuation_byte(text[next])) ++next;
+    pos.column += static_cast<int>(count_code_points(text.substr(done, next - done)));
+    done = next;
+  } while (done < text.size());
+}
+
 // Where joined[offset] is, given the pieces joined was made of.
-SourcePos locate(const std::vector<Instruction::Piece>& pieces, std::string_view joined, std::size_t offset) {
+SourcePos locate(const std::vector<SourcePiece>& pieces, std::string_view joined, std::size_t offset) {
   if (pieces.empty()) return {};
   auto it = std::upper_bound(pieces.begin(), pieces.end(), offset,
-                             [](std::size_t off, const Instruction::Piece& p) { return off < p.offset; });
+                             [](std::size_t off, const SourcePiece& p) { return off < p.offset; });
   if (it != pieces.begin()) --it;
   const std::size_t from = std::min(it->offset, joined.size());
   const std::size_t to = std::clamp(offset, from, joined.size());
@@ -322,20 +340,20 @@ class Parser {
   // Appends line[from..] to `joined`; true when it ends in the escape
   // character, which continues the instruction on the next line.
   bool append_segment(const Line& line, std::size_t from, std::string& joined,
-                      std::vector<Instruction::Piece>& pieces) const {
+                      std::vector<SourcePiece>& pieces) const {
     std::string_view seg = line.text.substr(from);
     std::string_view trimmed = seg;
     while (!trimmed.empty() && is_blank(trimmed.back())) trimmed.remove_suffix(1);
     const bool continues = !trimmed.empty() && trimmed.back() == file_.escape;
     if (continues) seg = trimmed.substr(0, trimmed.size() - 1);
-    pieces.push_back(Instruction::Piece{joined.size(), SourcePos{line.number, column_of(line.text, from)}});
+    if (!seg.empty() || pieces.empty()) add_pieces(seg, joined.size(), SourcePos{line.number, column_of(line.text, from)}, pieces);
     joined.append(seg);
     return continues;
   }
 
   Status read_instruction(const Line& first, std::size_t lead, Instruction& ins) {
     std::string joined;
-    std::vector<Instruction::Piece> pieces;
+    std::vector<SourcePiece> pieces;
     bool more = append_segment(first, lead, joined, pieces);
     int last = first.number;
     while (more) {
@@ -393,9 +411,9 @@ class Parser {
       const std::size_t end = i + 1 < pieces.size() ? pieces[i + 1].offset : joined.size();
       if (end <= args_begin && !(i + 1 == pieces.size())) continue;
       if (pieces[i].offset <= args_begin) {
-        ins.pieces.push_back(Instruction::Piece{0, locate(pieces, joined, args_begin)});
+        ins.pieces.push_back(SourcePiece{0, locate(pieces, joined, args_begin)});
       } else {
-        ins.pieces.push_back(Instruction::Piece{pieces[i].offset - args_begin, pieces[i].pos});
+        ins.pieces.push_back(SourcePiece{pieces[i].offset - args_begin, pieces[i].pos});
       }
     }
     if (Status s = check_arguments(ins); !s.ok()) return s;
@@ -424,7 +442,7 @@ class Parser {
       }
     }
     if (kw == "ONBUILD") {
-      std::string_view inner = ins.args.substr(0, ins.args.find_first_of(" \t"));
+      const std::string_view inner = std::string_view(ins.args).substr(0, ins.args.find_first_of(" \t"));
       const std::string trigger = upper(inner);
       if (trigger == "ONBUILD" || trigger == "FROM" || trigger == "MAINTAINER") {
         return Status::invalid_input("ONBUILD " + trigger + " is not allowed").at(ins.pos);
@@ -501,7 +519,7 @@ class Parser {
                                    " in all")
               .at(doc.marker);
         }
-        if (doc.strip_tabs) doc.stripped_tabs.push_back(tabs);
+        add_pieces(t, doc.body.size(), SourcePos{line->number, 1 + static_cast<int>(tabs)}, doc.pieces);
         doc.body.append(t);
         doc.body += '\n';
       }
@@ -539,15 +557,7 @@ bool is_dockerfile_instruction(std::string_view keyword) {
 
 SourcePos Instruction::pos_at(std::size_t offset) const { return locate(pieces, args, offset); }
 
-SourcePos Heredoc::pos_at(std::size_t offset) const {
-  offset = std::min(offset, body.size());
-  const std::string_view before = std::string_view(body).substr(0, offset);
-  const std::size_t line_index = static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
-  const std::size_t line_start = before.rfind('\n') == std::string_view::npos ? 0 : before.rfind('\n') + 1;
-  const std::uint32_t tabs = line_index < stripped_tabs.size() ? stripped_tabs[line_index] : 0;
-  return SourcePos{first_line + static_cast<int>(line_index),
-                   1 + static_cast<int>(tabs + count_code_points(before.substr(line_start)))};
-}
+SourcePos Heredoc::pos_at(std::size_t offset) const { return locate(pieces, body, offset); }
 
 Result<Dockerfile> parse_dockerfile(std::string_view text, const DockerfileLimits& limits) {
   return Parser(text, limits).run();

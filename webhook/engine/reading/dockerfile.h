@@ -35,6 +35,14 @@ struct DockerfileLimits {
   std::size_t max_heredoc_bytes = 1u << 20;        // all heredoc bodies of the file together
 };
 
+// Where a run of text sits in the source: text[offset] is at pos, and the
+// characters after it follow on the same line. Runs are at most a few KiB,
+// so finding a position costs no more than that however long the line.
+struct SourcePiece {
+  std::size_t offset = 0;
+  SourcePos pos;
+};
+
 // `--name=value` (or `--name` alone) before an instruction's arguments.
 struct DockerfileFlag {
   std::string name;   // without the dashes: "from", "mount", "platform"
@@ -56,8 +64,8 @@ struct Heredoc {
   // Where body[offset] is in the source.
   [[nodiscard]] SourcePos pos_at(std::size_t offset) const;
 
-  // Leading tabs removed from each body line (<<- only), for pos_at.
-  std::vector<std::uint32_t> stripped_tabs;
+  // How body maps back to the source (tabs removed by <<- accounted for).
+  std::vector<SourcePiece> pieces;
 };
 
 // A comment line: the text after '#', surrounding blanks removed.
@@ -90,13 +98,8 @@ struct Instruction {
   // the last character).
   [[nodiscard]] SourcePos pos_at(std::size_t offset) const;
 
-  // How args maps back to the source: each piece is a run of characters
-  // from one line.
-  struct Piece {
-    std::size_t offset = 0;  // in args
-    SourcePos pos;           // of args[offset]
-  };
-  std::vector<Piece> pieces;
+  // How args maps back to the source, piece by piece.
+  std::vector<SourcePiece> pieces;
 };
 
 // A parser directive from the top of the file: `# escape=`` ` or `# syntax=...`.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <unordered_set>
 
 #include "engine/facts/dockerfile_facts.h"
 #include "engine/facts/image_reference.h"
@@ -69,6 +70,9 @@ bool is_build_tool(const PackageInstall& p) {
   return versioned_tool(name);
 }
 
+// Tools named in one message; the rest are counted.
+constexpr std::size_t kMaxNamed = 10;
+
 std::string describe(const PackageInstall& p) {
   if (p.kind == PackageInstall::Kind::kBuildDeps) return "the build dependencies of " + p.package;
   if (p.kind == PackageInstall::Kind::kGroup) return "the group \"" + p.package + "\"";
@@ -82,15 +86,17 @@ void check_dockerfile(const DockerfileFacts& dockerfile, const RuleParams&, Dock
       "artifact (or remove them in the same RUN)";
   for (std::size_t s : dockerfile.lineage(final_stage.index)) {
     for (const DockerfileRun& run : dockerfile.stages()[s].runs) {
-      std::vector<std::string> tools;
+      std::vector<std::string> tools;  // the first kMaxNamed, in order
+      std::unordered_set<std::string> seen;
       const PackageInstall* first = nullptr;
       for (const PackageInstall& p : run.installs) {
         if (p.removed || !is_build_tool(p)) continue;
         if (first == nullptr) first = &p;
-        const std::string d = describe(p);
-        if (std::find(tools.begin(), tools.end(), d) == tools.end()) tools.push_back(d);
+        std::string d = describe(p);
+        if (seen.insert(d).second && tools.size() < kMaxNamed) tools.push_back(std::move(d));
       }
       if (first == nullptr) continue;
+      if (seen.size() > tools.size()) tools.push_back(std::to_string(seen.size() - tools.size()) + " more");
       out.add(s, run.instruction, first->pos,
               "RUN installs build tools (" + join_names(tools) + ") with " + first->manager + " in " +
                   stage_phrase(dockerfile, s) + fix);
