@@ -64,9 +64,9 @@ class EchoServer {
           }
         });
     if (ctx != nullptr) SSL_CTX_free(ctx);
-    std::string error;
-    port_ = server_->bind("127.0.0.1", 0, error);
-    REQUIRE_MESSAGE(port_ > 0, error);
+    const podguard::Result<int> bound = server_->bind("127.0.0.1", 0);
+    REQUIRE_MESSAGE(bound.ok(), bound.status().to_string());
+    port_ = *bound;
     done_ = std::async(std::launch::async, [this] { server_->run(); });
   }
 

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/https_endpoint.h"
+#include "engine/base/status.h"
 #include "cli/webhook_certificates.h"
 
 namespace podguard::cli {
@@ -23,28 +24,29 @@ using nlohmann::json;
 
 const char* const kDnsLabel = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 
-struct Failure {
-  std::string message;
-};
-
-std::string read_file(const std::string& path) {
+Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Failure{"cannot read " + path};
+  if (!in) return Status::io_error("cannot read " + path);
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
 }
 
-// The answer as JSON, or a Failure naming the call and what the API said.
-json expect(const HttpsAnswer& answer, const std::string& call, std::initializer_list<int> ok) {
+// The answer as JSON, or a Status naming the call and what the API said.
+Result<json> expect(const HttpsAnswer& answer, const std::string& call, std::initializer_list<int> ok) {
   for (const int status : ok) {
     if (answer.status == status) return answer.body.empty() ? json::object() : json::parse(answer.body, nullptr, false);
   }
-  if (answer.status == 0) throw Failure{call + ": no answer from the Kubernetes API (" + answer.error + ")"};
+  if (answer.status == 0) {
+    return Status::unavailable(call + ": no answer from the Kubernetes API (" + answer.error + ")");
+  }
   std::string message = answer.body;
   const json status = json::parse(answer.body, nullptr, false);
   if (status.is_object() && status.contains("message")) message = status["message"].get<std::string>();
-  throw Failure{call + ": HTTP " + std::to_string(answer.status) + ": " + message};
+  if (answer.status == 401 || answer.status == 403) {
+    return Status::permission_denied(call + ": HTTP " + std::to_string(answer.status) + ": " + message);
+  }
+  return Status::unavailable(call + ": HTTP " + std::to_string(answer.status) + ": " + message);
 }
 
 std::string data_field(const json& secret, const std::string& key) {
@@ -72,12 +74,14 @@ json secret_object(const CertgenOptions& o, const WebhookCertificates& pair, con
 }
 
 // Keeps or writes the Secret; returns the CA bundle (PEM) the webhook needs.
-std::string ensure_secret(const CertgenOptions& o, HttpsEndpoint& api) {
+Result<std::string> ensure_secret(const CertgenOptions& o, HttpsEndpoint& api) {
   const auto names = service_dns_names(o.service, o.ns);
   const std::string base = "/api/v1/namespaces/" + o.ns + "/secrets";
   const std::string where = "secret " + o.ns + "/" + o.secret;
   const HttpsAnswer got = api.send("GET", base + "/" + o.secret);
-  const json current = expect(got, "GET " + where, {200, 404});
+  const Result<json> answered = expect(got, "GET " + where, {200, 404});
+  if (!answered.ok()) return answered.error();
+  const json& current = *answered;
   if (got.status == 200) {
     const std::string ca = data_field(current, "ca.crt");
     std::time_t not_after = 0;
@@ -89,26 +93,32 @@ std::string ensure_secret(const CertgenOptions& o, HttpsEndpoint& api) {
     const WebhookCertificates pair = make_webhook_certificates(names, o.validity_days);
     json replacement = secret_object(o, pair, ca);
     replacement["metadata"]["resourceVersion"] = current["metadata"].value("resourceVersion", "");
-    expect(api.send("PUT", base + "/" + o.secret, replacement.dump()), "PUT " + where, {200});
+    if (auto put = expect(api.send("PUT", base + "/" + o.secret, replacement.dump()), "PUT " + where, {200}); !put.ok()) {
+      return put.error();
+    }
     std::cout << where << ": renewed (" << *why << "); new certificate valid until " << utc_timestamp(pair.not_after)
               << "\n";
     return pair.ca_pem + ca;
   }
   const WebhookCertificates pair = make_webhook_certificates(names, o.validity_days);
-  expect(api.send("POST", base, secret_object(o, pair, "").dump()), "POST " + where, {201});
+  if (auto post = expect(api.send("POST", base, secret_object(o, pair, "").dump()), "POST " + where, {201}); !post.ok()) {
+    return post.error();
+  }
   std::cout << where << ": created (valid until " << utc_timestamp(pair.not_after) << ")\n";
   return pair.ca_pem;
 }
 
-void patch_webhook(const CertgenOptions& o, HttpsEndpoint& api, const std::string& bundle) {
+Status patch_webhook(const CertgenOptions& o, HttpsEndpoint& api, const std::string& bundle) {
   const std::string path = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/" + o.webhook;
   const std::string where = "validatingwebhookconfiguration " + o.webhook;
   const HttpsAnswer got = api.send("GET", path);
-  const json config = expect(got, "GET " + where, {200, 404});
+  const Result<json> answered = expect(got, "GET " + where, {200, 404});
+  if (!answered.ok()) return answered.error();
+  const json& config = *answered;
   if (got.status == 404) {
     // Before install: the chart runs certgen again once Helm has created it.
     std::cout << where << ": not there yet; its caBundle is set when certgen runs after it is created\n";
-    return;
+    return Status();
   }
   const std::string encoded = base64_encode(bundle);
   json patch = json::array();
@@ -118,9 +128,12 @@ void patch_webhook(const CertgenOptions& o, HttpsEndpoint& api, const std::strin
                      {"path", "/webhooks/" + std::to_string(i) + "/clientConfig/caBundle"},
                      {"value", encoded}});
   }
-  if (patch.empty()) throw Failure{where + " has no webhooks to patch"};
-  expect(api.send("PATCH", path, patch.dump(), "application/json-patch+json"), "PATCH " + where, {200});
+  if (patch.empty()) return Status::invalid_input(where + " has no webhooks to patch");
+  const Result<json> patched =
+      expect(api.send("PATCH", path, patch.dump(), "application/json-patch+json"), "PATCH " + where, {200});
+  if (!patched.ok()) return patched.error();
   std::cout << where << ": caBundle set for " << patch.size() << " webhook(s)\n";
+  return Status();
 }
 
 int write_files(const CertgenOptions& o) {
@@ -180,35 +193,38 @@ int run_certgen(const CertgenOptions& given) {
                  "new pair\n";
     return 2;
   }
-  try {
-    if (!o.out_dir.empty()) return write_files(o);
-    if (o.api_server.empty()) {
-      const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
-      const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
-      if (host == nullptr || port == nullptr) {
-        std::cerr << "podguard certgen: not in a cluster (no KUBERNETES_SERVICE_HOST): give --api-server, or "
-                     "--out-dir to write the files\n";
-        return 2;
-      }
-      const std::string h = host;
-      o.api_server = "https://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + port;
-    }
-    const auto url = parse_https_url(o.api_server);
-    if (!url) {
-      std::cerr << "podguard certgen: --api-server must be https://host[:port]: " << o.api_server << "\n";
+  if (!o.out_dir.empty()) return write_files(o);
+  if (o.api_server.empty()) {
+    const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+    const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
+    if (host == nullptr || port == nullptr) {
+      std::cerr << "podguard certgen: not in a cluster (no KUBERNETES_SERVICE_HOST): give --api-server, or "
+                   "--out-dir to write the files\n";
       return 2;
     }
-    HttpsEndpoint api(*url, o.api_ca_file, 10);
-    std::string token = read_file(o.token_file);
-    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-    api.set_bearer_token(token);
-    const std::string bundle = ensure_secret(o, api);
-    if (!o.webhook.empty()) patch_webhook(o, api, bundle);
-    return 0;
-  } catch (const Failure& f) {
-    std::cerr << "podguard certgen: " << f.message << "\n";
-    return 1;
+    const std::string h = host;
+    o.api_server = "https://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + port;
   }
+  const auto url = parse_https_url(o.api_server);
+  if (!url) {
+    std::cerr << "podguard certgen: --api-server must be https://host[:port]: " << o.api_server << "\n";
+    return 2;
+  }
+  const auto failed = [](const Status& s) {
+    std::cerr << "podguard certgen: " << s.message() << "\n";
+    return 1;
+  };
+  HttpsEndpoint api(*url, o.api_ca_file, 10);
+  Result<std::string> token = read_file(o.token_file);
+  if (!token.ok()) return failed(token.error());
+  while (!token->empty() && std::isspace(static_cast<unsigned char>(token->back()))) token->pop_back();
+  api.set_bearer_token(*token);
+  const Result<std::string> bundle = ensure_secret(o, api);
+  if (!bundle.ok()) return failed(bundle.error());
+  if (!o.webhook.empty()) {
+    if (Status patched = patch_webhook(o, api, *bundle); !patched.ok()) return failed(patched);
+  }
+  return 0;
 }
 
 }  // namespace podguard::cli

@@ -1125,11 +1125,10 @@ std::size_t HttpsServer::worker_count() const { return workers_.size(); }
 
 const HttpStats& HttpsServer::stats() const { return shared_->stats; }
 
-int HttpsServer::bind(const std::string& host, int port, std::string& error) {
+Result<int> HttpsServer::bind(const std::string& host, int port) {
   for (const auto& w : workers_) {
     if (!w->ready()) {
-      error = std::string("cannot create an event loop: ") + std::strerror(errno);
-      return -1;
+      return Status::io_error(std::string("cannot create an event loop: ") + std::strerror(errno));
     }
   }
   addrinfo hints{};
@@ -1139,18 +1138,17 @@ int HttpsServer::bind(const std::string& host, int port, std::string& error) {
   addrinfo* found = nullptr;
   const std::string service = std::to_string(port);
   if (const int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
-    error = "cannot resolve " + host + ": " + gai_strerror(rc);
-    return -1;
+    return Status::not_found("cannot resolve " + host + ": " + gai_strerror(rc));
   }
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, freeaddrinfo);
-  error = "no address for " + host;
+  Status failed = Status::not_found("no address for " + host);
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
     const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) continue;
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, shared_->options.backlog) != 0) {
-      error = std::strerror(errno);
+      failed = Status::io_error(std::strerror(errno));
       ::close(fd);
       continue;
     }
@@ -1159,10 +1157,10 @@ int HttpsServer::bind(const std::string& host, int port, std::string& error) {
     getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
     close_fd(shared_->listen_fd);
     shared_->listen_fd = fd;
-    if (bound.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
-    return ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    if (bound.ss_family == AF_INET6) return static_cast<int>(ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port));
+    return static_cast<int>(ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port));
   }
-  return -1;
+  return failed;
 }
 
 void HttpsServer::run() {

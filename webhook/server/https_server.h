@@ -45,6 +45,8 @@
 
 #include "server/http_request_parser.h"
 
+#include "engine/base/status.h"
+
 namespace podguard::server {
 
 struct HttpRequest {
@@ -145,8 +147,8 @@ class HttpsServer {
   HttpsServer& operator=(const HttpsServer&) = delete;
 
   // Binds and listens on host:port (port 0 picks one). Returns the port, or
-  // -1 with `error` set.
-  int bind(const std::string& host, int port, std::string& error);
+  // a Status saying why not.
+  Result<int> bind(const std::string& host, int port);
 
   // Serves on the worker threads until stop(); returns once every
   // connection is closed.

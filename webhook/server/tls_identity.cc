@@ -1,6 +1,8 @@
 #include "server/tls_identity.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include <openssl/err.h>
@@ -32,9 +34,9 @@ struct FileCloser {
 };
 using File = std::unique_ptr<FILE, FileCloser>;
 
-File open_file(const std::string& path, std::string& error) {
+Result<File> open_file(const std::string& path) {
   File f(std::fopen(path.c_str(), "rb"));
-  if (!f) error = "cannot open " + path;
+  if (!f) return Status::io_error(std::string("cannot open: ") + std::strerror(errno)).with_file(path);
   return f;
 }
 
@@ -46,35 +48,32 @@ TlsIdentity::~TlsIdentity() {
   EVP_PKEY_free(key_);
 }
 
-std::shared_ptr<const TlsIdentity> TlsIdentity::load(const std::string& cert_path, const std::string& key_path,
-                                                     std::string& error) {
+Result<std::shared_ptr<const TlsIdentity>> TlsIdentity::load(const std::string& cert_path,
+                                                             const std::string& key_path) {
   std::shared_ptr<TlsIdentity> id(new TlsIdentity());
   ERR_clear_error();
   {
-    File f = open_file(cert_path, error);
-    if (!f) return nullptr;
-    id->cert_ = PEM_read_X509(f.get(), nullptr, nullptr, nullptr);
+    Result<File> f = open_file(cert_path);
+    if (!f.ok()) return f.error();
+    id->cert_ = PEM_read_X509(f->get(), nullptr, nullptr, nullptr);
     if (id->cert_ == nullptr) {
-      error = cert_path + " has no PEM certificate (" + openssl_error() + ")";
-      return nullptr;
+      return Status::invalid_input(cert_path + " has no PEM certificate (" + openssl_error() + ")");
     }
     id->chain_ = sk_X509_new_null();
-    while (X509* extra = PEM_read_X509(f.get(), nullptr, nullptr, nullptr)) sk_X509_push(id->chain_, extra);
+    while (X509* extra = PEM_read_X509(f->get(), nullptr, nullptr, nullptr)) sk_X509_push(id->chain_, extra);
     ERR_clear_error();  // the end of the file reads as an error
   }
   {
-    File f = open_file(key_path, error);
-    if (!f) return nullptr;
-    id->key_ = PEM_read_PrivateKey(f.get(), nullptr, nullptr, nullptr);
+    Result<File> f = open_file(key_path);
+    if (!f.ok()) return f.error();
+    id->key_ = PEM_read_PrivateKey(f->get(), nullptr, nullptr, nullptr);
     if (id->key_ == nullptr) {
-      error = key_path + " has no unencrypted PEM private key (" + openssl_error() + ")";
-      return nullptr;
+      return Status::invalid_input(key_path + " has no unencrypted PEM private key (" + openssl_error() + ")");
     }
   }
   if (X509_check_private_key(id->cert_, id->key_) != 1) {
     ERR_clear_error();
-    error = "the private key in " + key_path + " does not match the certificate in " + cert_path;
-    return nullptr;
+    return Status::invalid_input("the private key in " + key_path + " does not match the certificate in " + cert_path);
   }
   id->not_before_ = to_time(X509_get0_notBefore(id->cert_));
   id->not_after_ = to_time(X509_get0_notAfter(id->cert_));
@@ -90,7 +89,7 @@ std::shared_ptr<const TlsIdentity> TlsIdentity::load(const std::string& cert_pat
       id->fingerprint_ += kHex[digest[i] & 15];
     }
   }
-  return id;
+  return std::shared_ptr<const TlsIdentity>(std::move(id));
 }
 
 bool TlsIdentity::apply(SSL* ssl) const {
@@ -105,20 +104,18 @@ ClientTrust::~ClientTrust() {
   if (names_ != nullptr) sk_X509_NAME_pop_free(names_, X509_NAME_free);
 }
 
-std::shared_ptr<const ClientTrust> ClientTrust::load(const std::string& ca_path, std::string& error) {
+Result<std::shared_ptr<const ClientTrust>> ClientTrust::load(const std::string& ca_path) {
   std::shared_ptr<ClientTrust> trust(new ClientTrust());
   ERR_clear_error();
   trust->store_ = X509_STORE_new();
   if (X509_STORE_load_file(trust->store_, ca_path.c_str()) != 1) {
-    error = ca_path + " has no usable PEM CA certificate (" + openssl_error() + ")";
-    return nullptr;
+    return Status::invalid_input(ca_path + " has no usable PEM CA certificate (" + openssl_error() + ")");
   }
   trust->names_ = SSL_load_client_CA_file(ca_path.c_str());
   if (trust->names_ == nullptr) {
-    error = ca_path + " has no PEM CA certificate (" + openssl_error() + ")";
-    return nullptr;
+    return Status::invalid_input(ca_path + " has no PEM CA certificate (" + openssl_error() + ")");
   }
-  return trust;
+  return std::shared_ptr<const ClientTrust>(std::move(trust));
 }
 
 bool ClientTrust::apply(SSL* ssl) const {

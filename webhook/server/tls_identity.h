@@ -11,6 +11,8 @@
 
 #include <openssl/ssl.h>
 
+#include "engine/base/status.h"
+
 namespace podguard::server {
 
 // A loaded certificate chain and private key. Immutable; shared between
@@ -22,9 +24,9 @@ class TlsIdentity {
   TlsIdentity& operator=(const TlsIdentity&) = delete;
 
   // Reads and checks the PEM files: the certificate chain (leaf first) and a
-  // private key that matches it. On failure returns nullptr and sets `error`.
-  static std::shared_ptr<const TlsIdentity> load(const std::string& cert_path, const std::string& key_path,
-                                                 std::string& error);
+  // private key that matches it; a Status naming the file and the problem
+  // otherwise.
+  static Result<std::shared_ptr<const TlsIdentity>> load(const std::string& cert_path, const std::string& key_path);
 
   std::time_t not_after() const { return not_after_; }
   std::time_t not_before() const { return not_before_; }
@@ -51,7 +53,7 @@ class ClientTrust {
   ClientTrust(const ClientTrust&) = delete;
   ClientTrust& operator=(const ClientTrust&) = delete;
 
-  static std::shared_ptr<const ClientTrust> load(const std::string& ca_path, std::string& error);
+  static Result<std::shared_ptr<const ClientTrust>> load(const std::string& ca_path);
 
   bool apply(SSL* ssl) const;
 

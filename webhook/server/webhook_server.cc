@@ -62,12 +62,9 @@ std::string host_port(const std::string& host, int port) {
 }
 
 // "host:port", "[::1]:8443" or ":8443" (all interfaces).
-std::optional<Address> parse_address(const std::string& text, std::string& error) {
+Result<Address> parse_address(const std::string& text) {
   const auto colon = text.rfind(':');
-  if (colon == std::string::npos) {
-    error = "\"" + text + "\" is not host:port";
-    return std::nullopt;
-  }
+  if (colon == std::string::npos) return Status::invalid_input("\"" + text + "\" is not host:port");
   Address a;
   a.host = text.substr(0, colon);
   if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
@@ -75,8 +72,7 @@ std::optional<Address> parse_address(const std::string& text, std::string& error
   const std::string port = text.substr(colon + 1);
   if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
       std::stoi(port) > 65535) {
-    error = "\"" + text + "\" has no valid port (0-65535)";
-    return std::nullopt;
+    return Status::invalid_input("\"" + text + "\" has no valid port (0-65535)");
   }
   a.port = std::stoi(port);
   return a;
@@ -108,12 +104,9 @@ FileStamp stamp(const std::string& path) {
   return s;
 }
 
-std::optional<std::string> read_file(const std::string& path, std::string& error) {
+Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read " + path;
-    return std::nullopt;
-  }
+  if (!in) return Status::io_error("cannot read " + path);
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
@@ -189,10 +182,10 @@ int Webhook::fail(const std::string& message) {
 
 bool Webhook::load_policy(const char* reason) {
   config_stamp_ = stamp(options_.config_path);
-  std::string error;
-  std::optional<std::string> text = read_file(options_.config_path, error);
+  Result<std::string> text = read_file(options_.config_path);
+  std::string error = text.ok() ? std::string() : text.error().message();
   ConfigLoad loaded;
-  if (text) {
+  if (text.ok()) {
     loaded = load_config(*text, builtin_rules());
     if (!loaded.policy) error = format_config_errors(options_.config_path, loaded.errors);
   }
@@ -215,15 +208,16 @@ bool Webhook::load_policy(const char* reason) {
 bool Webhook::load_identity(const char* reason) {
   cert_stamp_ = stamp(options_.tls_cert);
   key_stamp_ = stamp(options_.tls_key);
-  std::string error;
-  auto identity = TlsIdentity::load(options_.tls_cert, options_.tls_key, error);
-  if (!identity) {
+  auto loaded = TlsIdentity::load(options_.tls_cert, options_.tls_key);
+  if (!loaded.ok()) {
     metrics_.count_certificate_reload(false);
     log_.write(LogLevel::kError, "certificate_rejected",
-               {{"cert", options_.tls_cert}, {"key", options_.tls_key}, {"reason", reason}, {"error", error},
+               {{"cert", options_.tls_cert}, {"key", options_.tls_key}, {"reason", reason},
+                {"error", loaded.error().to_string()},
                 {"kept", tls_.identity() ? "the previous certificate stays in use" : "no certificate loaded"}});
     return false;
   }
+  std::shared_ptr<const TlsIdentity> identity = std::move(loaded).value();
   const Json fields = {{"cert", options_.tls_cert},
                        {"reason", reason},
                        {"subject", identity->subject()},
@@ -238,14 +232,14 @@ bool Webhook::load_identity(const char* reason) {
 
 bool Webhook::load_client_trust(const char* reason) {
   ca_stamp_ = stamp(options_.client_ca);
-  std::string error;
-  auto trust = ClientTrust::load(options_.client_ca, error);
-  if (!trust) {
+  auto trust = ClientTrust::load(options_.client_ca);
+  if (!trust.ok()) {
     metrics_.count_certificate_reload(false);
-    log_.write(LogLevel::kError, "client_ca_rejected", {{"path", options_.client_ca}, {"reason", reason}, {"error", error}});
+    log_.write(LogLevel::kError, "client_ca_rejected",
+               {{"path", options_.client_ca}, {"reason", reason}, {"error", trust.error().to_string()}});
     return false;
   }
-  tls_.set_client_trust(std::move(trust));
+  tls_.set_client_trust(std::move(trust).value());
   metrics_.count_certificate_reload(true);
   log_.write(LogLevel::kInfo, "client_ca_loaded", {{"path", options_.client_ca}, {"reason", reason}});
   return true;
@@ -456,28 +450,25 @@ int Webhook::start() {
     return fail("--drain-delay must be at least 0 and shorter than --shutdown-timeout (" +
                 std::to_string(o.shutdown_timeout) + " s)");
   }
-  std::string error;
-  addr_ = parse_address(o.addr, error);
-  if (!addr_) return fail("--addr: " + error);
-  metrics_addr_ = parse_address(o.metrics_addr, error);
-  if (!metrics_addr_) return fail("--metrics-addr: " + error);
+  Result<Address> addr = parse_address(o.addr);
+  if (!addr.ok()) return fail("--addr: " + addr.error().message());
+  addr_ = *addr;
+  Result<Address> metrics_addr = parse_address(o.metrics_addr);
+  if (!metrics_addr.ok()) return fail("--metrics-addr: " + metrics_addr.error().message());
+  metrics_addr_ = *metrics_addr;
 
   if (!load_policy("startup")) {
-    std::string detail;
-    std::optional<std::string> text = read_file(o.config_path, detail);
-    if (text) detail = format_config_errors(o.config_path, load_config(*text, builtin_rules()).errors);
+    Result<std::string> text = read_file(o.config_path);
+    std::string detail = text.ok() ? format_config_errors(o.config_path, load_config(*text, builtin_rules()).errors)
+                                   : text.error().message();
     while (!detail.empty() && detail.back() == '\n') detail.pop_back();
     return fail("invalid config:\n" + detail);
   }
   if (!load_identity("startup")) {
-    std::string detail;
-    TlsIdentity::load(o.tls_cert, o.tls_key, detail);
-    return fail("invalid TLS files: " + detail);
+    return fail("invalid TLS files: " + TlsIdentity::load(o.tls_cert, o.tls_key).status().to_string());
   }
   if (!o.client_ca.empty() && !load_client_trust("startup")) {
-    std::string detail;
-    ClientTrust::load(o.client_ca, detail);
-    return fail("invalid --client-ca: " + detail);
+    return fail("invalid --client-ca: " + ClientTrust::load(o.client_ca).status().to_string());
   }
   return 0;
 }
@@ -548,11 +539,12 @@ int Webhook::run() {
 
 // Binds both ports, serves until SIGTERM or SIGINT, then drains.
 int Webhook::serve(HttpsServer& https, HttpsServer& metrics) {
-  std::string error;
-  const int https_port = https.bind(addr_->host, addr_->port, error);
-  if (https_port <= 0) return fail("cannot listen on " + options_.addr + ": " + error);
-  const int metrics_port = metrics.bind(metrics_addr_->host, metrics_addr_->port, error);
-  if (metrics_port <= 0) return fail("cannot listen on " + options_.metrics_addr + ": " + error);
+  const Result<int> https_port = https.bind(addr_->host, addr_->port);
+  if (!https_port.ok()) return fail("cannot listen on " + options_.addr + ": " + https_port.error().message());
+  const Result<int> metrics_port = metrics.bind(metrics_addr_->host, metrics_addr_->port);
+  if (!metrics_port.ok()) {
+    return fail("cannot listen on " + options_.metrics_addr + ": " + metrics_port.error().message());
+  }
 
   std::promise<void> https_done;
   std::future<void> https_finished = https_done.get_future();
@@ -566,10 +558,10 @@ int Webhook::serve(HttpsServer& https, HttpsServer& metrics) {
   rlimit files{};
   getrlimit(RLIMIT_NOFILE, &files);
   log_.write(LogLevel::kInfo, "listening",
-             {{"addr", host_port(addr_->host, https_port)},
-              {"port", https_port},
-              {"metrics_addr", host_port(metrics_addr_->host, metrics_port)},
-              {"metrics_port", metrics_port},
+             {{"addr", host_port(addr_->host, *https_port)},
+              {"port", *https_port},
+              {"metrics_addr", host_port(metrics_addr_->host, *metrics_port)},
+              {"metrics_port", *metrics_port},
               {"client_ca", !options_.client_ca.empty()},
               {"workers", https.worker_count()},
               {"open_files_limit", static_cast<std::uint64_t>(files.rlim_cur)},
