@@ -2,6 +2,9 @@
 // arrive: request line, headers, and a body by Content-Length or chunked.
 // No I/O and no allocation but the de-chunked body, so the HTTPS server and
 // the fuzzer drive it the same way.
+//
+// A parser belongs to one connection and is driven by one worker thread at a
+// time; it is not synchronised.
 #pragma once
 
 #include <cstddef>

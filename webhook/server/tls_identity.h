@@ -2,6 +2,10 @@
 // optional client CA), loaded from PEM files and swapped atomically when the
 // files change. Each new handshake picks up the current identity through
 // OpenSSL's certificate callback; established connections keep theirs.
+//
+// Loaded identities are immutable and shared through shared_ptr; the holder
+// swaps its pointer atomically, so handshakes on any worker read it while the
+// watcher thread replaces it.
 #pragma once
 
 #include <atomic>

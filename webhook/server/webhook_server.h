@@ -2,6 +2,8 @@
 // engine. It owns the listening sockets, TLS, hot reload of the config and
 // the certificate, health, metrics, logs and graceful shutdown; every
 // admission decision is made by engine/admission.
+//
+// run_serve owns the process: call it once, from the main thread.
 #pragma once
 
 #include <cstddef>

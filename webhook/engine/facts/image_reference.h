@@ -2,6 +2,8 @@
 // (github.com/distribution/reference): [registry/]repository[:tag][@digest].
 // `registry:5000/app` has a registry with a port and no tag; `app` means
 // docker.io/library/app.
+//
+// Pure functions over strings; safe from any number of threads.
 #pragma once
 
 #include <optional>

@@ -2,6 +2,8 @@
 // that look like credentials. Used by no-secret-literals (pod env) and
 // image-secrets (Dockerfile ENV, ARG and LABEL), so both judge alike; kept
 // apart so the detectors can be tested on their own.
+//
+// Pure functions over strings; safe from any number of threads.
 #pragma once
 
 #include <optional>

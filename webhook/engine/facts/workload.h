@@ -5,6 +5,9 @@
 //
 // A PodView borrows the object it was made from; it is cheap to build and
 // must not outlive that object.
+//
+// Building a PodView reads the object and changes nothing; views of one
+// object may be made and read from many threads at once.
 #pragma once
 
 #include <initializer_list>

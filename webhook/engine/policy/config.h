@@ -5,6 +5,10 @@
 //
 // The engine does not read files: callers pass the text and the name to
 // show in messages.
+//
+// load_config is a pure function of its text and registry; safe to call from
+// several threads (the webhook reloads on a watcher thread while workers
+// judge with the previous Policy).
 #pragma once
 
 #include <optional>

@@ -2,6 +2,8 @@
 // `*` matches any run of characters (including `/` and `:`), `?` one
 // character, `[abc]`, `[a-z]` and `[!abc]` one character of a set, and `\`
 // escapes the next character.
+//
+// Pure functions; safe from any number of threads.
 #pragma once
 
 #include <optional>

@@ -2,6 +2,8 @@
 // input: a field may be missing, null or of the wrong type, and none of those
 // may throw. A wrong type reads as absent, which the API server would have
 // rejected anyway.
+//
+// Read-only accessors; safe wherever the Json they read is not being changed.
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,9 @@
 // SAX interface costs as much as its DOM parser, so this small recursive
 // descent parser builds the same nlohmann values and records each key's and
 // list item's position as it goes. Internal to the manifest reader.
+//
+// Stateless between calls; each call has its own parser, so calls on
+// different threads do not interact.
 #pragma once
 
 #include <string_view>

@@ -6,6 +6,9 @@
 // moved once into an object reserved to the right size. Duplicate keys are
 // refused; past a few dozen keys a hash set takes over, so a hostile object
 // with a hundred thousand keys costs linear time, not quadratic.
+//
+// An ObjectBuilder belongs to one parser on one thread; it is not
+// synchronised.
 #pragma once
 
 #include <string>

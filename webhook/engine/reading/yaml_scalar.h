@@ -1,6 +1,8 @@
 // How a YAML scalar becomes a JSON value: the YAML 1.1 rules that kubectl
 // applies (through sigs.k8s.io/yaml), so `yes` and `on` are booleans, `~` is
 // null and `0x1F` is an integer, while anything quoted stays a string.
+//
+// Pure functions; safe from any number of threads.
 #pragma once
 
 #include <string>

@@ -1,4 +1,7 @@
 // The production container contract, one rule per file in this folder.
+//
+// Each function returns a Rule built once on first use (a function-local
+// static) and immutable after; safe to share between threads.
 #pragma once
 
 #include "engine/policy/rule.h"

@@ -1,5 +1,7 @@
 // Wording shared by the rules that judge Dockerfiles, so every message names
 // stages and suggests exec forms the same way.
+//
+// Pure functions; safe from any number of threads.
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,8 @@
 // Who a container runs as, from its effective runAsUser and runAsNonRoot.
 // Shared by run-as-non-root (which denies root) and privileged-port (which
 // only cares about containers that are known not to be root).
+//
+// Pure functions of a PodView; safe from any number of threads.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,7 @@
 // The procMount finding shared by pss.procMount (baseline, relaxed for
 // user-namespaced pods) and pss.procMount_restricted (no relaxation).
+//
+// Pure functions of a PodView; safe from any number of threads.
 #pragma once
 
 #include <string_view>

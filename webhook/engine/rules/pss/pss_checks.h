@@ -1,5 +1,8 @@
 // The Kubernetes Pod Security Standards checks (policy version v1.37), one
 // per file in this folder, with the upstream check ids prefixed `pss.`.
+//
+// Each function returns a Rule built once on first use and immutable after;
+// safe to share between threads.
 #pragma once
 
 #include "engine/policy/rule.h"
