@@ -13,7 +13,8 @@
 # PID in podguard_docker_down. Its data root lives in the cache folder
 # ($PODGUARD_CACHE, default ~/.cache/podguard/docker), so the base image and
 # the build cache (the toolchain layer above all) are kept between runs. One
-# script at a time uses that engine (flock on $PODGUARD_CACHE/docker.lock).
+# script at a time uses that engine (flock on $PODGUARD_CACHE/docker.lock). A
+# data root grown past $PODGUARD_DOCKER_MAX_GB (default 8) is started afresh.
 #
 # The base image: the machine reaches Debian's archive but no image
 # registry, so debian:bookworm-slim is made with `debootstrap --variant=minbase
@@ -73,8 +74,10 @@ podguard_docker_up() {
   }
 
   local data="$PODGUARD_CACHE/docker"
-  # Short: containerd's sockets live under the exec root (108-byte limit).
-  local run=/run/podguard-docker
+  # Short: containerd's sockets live under the exec root (108-byte limit); one
+  # per data root.
+  local run
+  run=/run/podguard-docker-$(printf %s "$data" | md5sum | cut -c1-8)
   mkdir -p "$data" "$run" || return 1
   # One user of this engine at a time; wait for the other (a parallel ctest job
   # or a run by hand) rather than fight over the data root.
@@ -95,6 +98,16 @@ podguard_docker_up() {
     return 0
   fi
   rm -f "$run/docker.sock" "$run/dockerd.pid"
+  # The build cache is pruned after each run (tests/docker/lib.sh), but
+  # BuildKit 0.8 (Docker 20.10) sometimes cannot prune a record it has lost
+  # track of; a data root grown past the limit starts afresh (the base image
+  # comes back from its tarball in seconds, the apt layers in a minute).
+  local max_gb=${PODGUARD_DOCKER_MAX_GB:-8} used_kb
+  used_kb=$(du -sk "$data" 2>/dev/null | cut -f1)
+  if [ "${used_kb:-0}" -gt $((max_gb * 1024 * 1024)) ]; then
+    echo "docker-env: the data root $data holds $((used_kb / 1024 / 1024)) GB, over $max_gb GB: starting afresh"
+    rm -rf "$data" && mkdir -p "$data" || return 1
+  fi
 
   local log="$PODGUARD_CACHE/dockerd.log"
   echo "docker-env: starting $dockerd (data root $data)"

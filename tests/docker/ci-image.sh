@@ -155,6 +155,7 @@ else
   echo "no deny or warn findings: $(tail -1 <<<"$out")"
 fi
 
+prune_cache
 if [ "$failures" -gt 0 ]; then
   echo "ci-image: $failures check(s) failed for $tag ($((SECONDS - started)) s)"
   exit 1

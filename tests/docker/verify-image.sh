@@ -25,7 +25,6 @@ chmod 755 "$work"
 name="podguard-verify-$$"
 cleanup() {
   [ -n "${curl_pid:-}" ] && kill "$curl_pid" 2>/dev/null
-  [ -n "${build_pid:-}" ] && kill "$build_pid" 2>/dev/null
   docker rm -f "$name" >/dev/null 2>&1
   rm -rf "$work"
   podguard_docker_down
@@ -53,7 +52,7 @@ echo "== serve with a read-only root filesystem"
 # Certificates from the image's own certgen (as the chart's Job makes them),
 # written as UID 1001 into a folder it owns.
 mkdir -p "$work/tls" "$work/config"
-chown 1001:1001 "$work/tls"
+chown 1001:1001 "$work/tls" 2>/dev/null || chmod 777 "$work/tls"  # not root: an engine of the docker group
 docker run --rm --read-only --cap-drop ALL -v "$work/tls:/out" "$tag" \
   certgen --service podguard --namespace podguard --out-dir /out >"$work/certgen.out" 2>&1 \
   || die "podguard certgen in the image failed: $(cat "$work/certgen.out")"
@@ -153,58 +152,50 @@ code=$?
 grep -q "cannot read /etc/podguard/config/policy.yaml" <<<"$out" || fail "unclear message without a config (exit $code): $out"
 
 echo "== a source-only change reuses the dependency layers"
-# A copy of the build context with one source file changed, built with a new
-# commit's build args. BuildKit decides each step's cache before running it.
-# The runtime stage's dependencies (the runtime-base stage, built alone) must
-# come from the cache. In the full build, once the compile step is running,
-# the build stage's apt-get step must have come from the cache and the COPY
-# of webhook/ must not; the build is stopped there (the main build above
-# showed what the rest produces, and a second full compile costs minutes).
+# A copy of the build context with a change under webhook/, built with a new
+# commit's build args. The runtime stage's dependencies (the runtime-base
+# stage, built alone) must come from the cache. In the full build, the build
+# stage's apt-get step must come from the cache, and the COPY of webhook/ and
+# the compile step must run on the changed tree: the change is a line that
+# stops CMake's configure with a marker message, so the compile step shows
+# the marker and the build ends there, in seconds (the main build above
+# showed what the rest produces; a second full compile would cost minutes,
+# and cancelling a build leaves BuildKit 0.8's cache with records it cannot
+# prune).
 ctx="$work/context"
 mkdir -p "$ctx"
 cp -a "$podguard_root/Dockerfile" "$podguard_root/.dockerignore" "$podguard_root/CMakeLists.txt" "$ctx/"
 cp -a "$podguard_root/webhook" "$ctx/"
-source_file=$(cd "$ctx" && find webhook -name '*.cc' | sort | head -1)
-printf '\n// changed by verify-image.sh to check the layer cache (%s)\n' "$(date +%s%N)" >>"$ctx/$source_file"
+marker="verify-image: source-only rebuild check $(date +%s%N)"
+printf '\nmessage(FATAL_ERROR "%s")\n' "$marker" >>"$ctx/webhook/CMakeLists.txt"
 new_commit=(--build-arg VERSION=0.0.0-rebuild --build-arg REVISION="rebuild-$(date +%s)" --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)")
 build --target runtime-base "${new_commit[@]}" "$ctx" >"$work/rebuild-runtime.log" 2>&1 \
   || fail "docker build --target runtime-base failed: $(tail -5 "$work/rebuild-runtime.log")"
-build -t "$tag-rebuild" "${new_commit[@]}" "$ctx" >"$work/rebuild.log" 2>&1 &
-build_pid=$!
-compile='build [0-9]+/[0-9]+\] RUN cmake'
-t0=$SECONDS
-while kill -0 "$build_pid" 2>/dev/null && [ $((SECONDS - t0)) -lt 300 ]; do
-  # Stop once the compile prints something: it runs.
-  n=$(step_number "$work/rebuild.log" "$compile")
-  [ -n "$n" ] && grep -qE "^#$n [0-9.]+ " "$work/rebuild.log" && break
-  sleep 1
-done
-kill "$build_pid" 2>/dev/null
-wait "$build_pid" 2>/dev/null
-build_pid=""
+build -t "$tag-rebuild" "${new_commit[@]}" "$ctx" >"$work/rebuild.log" 2>&1 \
+  && fail "the rebuild of the changed tree did not stop at the marker (did its compile step run?)"
 for check in "build:$work/rebuild.log" "runtime-base:$work/rebuild-runtime.log"; do
   stage=${check%%:*}
   case $(step_state "${check#*:}" "$stage [0-9]+/[0-9]+\] RUN apt-get") in
     reused) echo "$stage stage's apt-get layer: CACHED" ;;
-    ran) fail "the $stage stage's apt-get layer was rebuilt after changing only $source_file" ;;
+    ran) fail "the $stage stage's apt-get layer was rebuilt after a change under webhook/ only" ;;
     absent) fail "no $stage-stage apt-get step in the rebuild's output" ;;
   esac
 done
 state=$(step_state "$work/rebuild.log" 'build [0-9]+/[0-9]+\] COPY webhook/')
-[ "$state" = ran ] || fail "COPY webhook/ did not pick up the change to $source_file ($state)"
-state=$(step_state "$work/rebuild.log" "$compile")
-[ "$state" = ran ] || fail "the compile step did not run after changing $source_file ($state)"
+[ "$state" = ran ] || fail "COPY webhook/ did not pick up the change under webhook/ ($state)"
+compile=$(step_number "$work/rebuild.log" 'build [0-9]+/[0-9]+\] RUN cmake')
+if [ -z "$compile" ] || ! grep -qF "$marker" <(grep "^#$compile " "$work/rebuild.log"); then
+  fail "the compile step did not run on the changed tree (no marker in its output)"
+else
+  echo "the compile step ran on the changed tree"
+fi
 if [ "$failures" -gt 0 ]; then
   echo "-- the rebuilds' output:" >&2
   grep -hE '^#[0-9]+ (\[|CACHED|DONE|ERROR)' "$work/rebuild-runtime.log" "$work/rebuild.log" | head -60 >&2
 fi
 
-# Keep the engine's cache bounded: drop images no tag points at (earlier
-# builds of this tag) and build cache beyond 3 GB (least recently used first;
-# the toolchain layer is used on every run).
 docker rmi "$tag-rebuild" >/dev/null 2>&1
-docker image prune -f >/dev/null 2>&1
-docker builder prune -f --keep-storage 3000000000 >/dev/null 2>&1
+prune_cache
 
 if [ "$failures" -gt 0 ]; then
   echo "verify-image: $failures check(s) failed for $tag ($((SECONDS - started)) s)"
