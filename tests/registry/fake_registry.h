@@ -207,6 +207,7 @@ class FakeRegistry : public LocalServer {
     std::string cert_file;                // HTTPS with these when set
     std::string key_file;
     bool relative_redirects = false;  // blobs redirected to /blob-store/<digest> here
+    bool echo_authorization = false;  // error messages quote the Authorization received
   };
 
   FakeRegistry() : FakeRegistry(Options()) {}
@@ -314,7 +315,9 @@ class FakeRegistry : public LocalServer {
         break;
     }
     res.status = 401;
-    res.set_content(R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})", "application/json");
+    const std::string message = options_.echo_authorization ? "bad credentials: " + auth : "authentication required";
+    res.set_content(nlohmann::json{{"errors", {{{"code", "UNAUTHORIZED"}, {"message", message}}}}}.dump(),
+                    "application/json");
     return false;
   }
 

@@ -165,6 +165,17 @@ TEST_CASE("Basic auth from a docker config.json; missing or wrong logins say so 
   CHECK(bad.error().file() == "/nonexistent/podguard/config.json");
 }
 
+TEST_CASE("a registry that quotes the Authorization it got in its error: the secret is redacted") {
+  FakeRegistry reg({.auth = FakeRegistry::Auth::kBasic, .user = "u", .password = "right", .echo_authorization = true});
+  reg.push(single_image("app", "1", app_spec()));
+  RegistryOptions o = local_options({reg.host()});
+  o.credentials_json = docker_config(reg.host(), "u", "Echo-me-not-42");
+  const ImageResult refused = make_lookup(o)->lookup(reg.host() + "/app:1");
+  CHECK(refused.error().code() == StatusCode::kPermissionDenied);
+  CHECK(failure(refused).find("bad credentials: <redacted>") != std::string::npos);
+  check_no_secret(failure(refused), {"Echo-me-not-42", base64("u:Echo-me-not-42")});
+}
+
 TEST_CASE("a blob redirected to storage on another host: followed, and no Authorization goes there") {
   StorageServer storage;
   FakeRegistry reg({.auth = FakeRegistry::Auth::kBasic, .user = "u", .password = "redirect-pw", .storage = &storage});

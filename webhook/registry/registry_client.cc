@@ -194,6 +194,17 @@ std::string registry_error(std::string_view body) {
   return out;
 }
 
+// `text` with every occurrence of each secret replaced.
+std::string redact(std::string text, const std::vector<std::string>& secrets) {
+  for (const std::string& secret : secrets) {
+    if (secret.size() < 4) continue;
+    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
+      text.replace(at, secret.size(), "<redacted>");
+    }
+  }
+  return text;
+}
+
 // Retry-After: delay-seconds or an HTTP-date. Absent or unreadable: 1 s.
 std::chrono::milliseconds retry_after(const std::string& v) {
   if (v.empty()) return std::chrono::seconds(1);
@@ -248,6 +259,9 @@ struct Reply {
   int status = 0;
   httplib::Headers headers;
   std::string body;
+  // What the request carried that must never be shown: a server may echo
+  // it in an error message.
+  std::vector<std::string> secrets;
 
   [[nodiscard]] std::string header(const char* name) const {
     const auto it = headers.find(name);
@@ -546,6 +560,21 @@ struct RegistryClient::Impl {
 
   // --- one resource -------------------------------------------------------
 
+  static std::vector<std::string> secrets_of(const RegistryCredential* cred, const std::string& authorization) {
+    std::vector<std::string> out;
+    if (!authorization.empty()) {
+      out.push_back(authorization);
+      out.push_back(authorization.substr(authorization.find(' ') + 1));
+    }
+    if (cred != nullptr) {
+      for (const std::string* s : {&cred->password, &cred->identity_token, &cred->registry_token}) {
+        if (!s->empty()) out.push_back(*s);
+      }
+      if (cred->has_login()) out.push_back(base64(cred->username + ":" + cred->password));
+    }
+    return out;
+  }
+
   // GET or HEAD `path` on the registry, authenticating and following
   // redirects as needed; 429s are waited out within the deadline. Any
   // other status is returned for the caller to judge.
@@ -564,6 +593,7 @@ struct RegistryClient::Impl {
       httplib::Headers headers{{"Accept", std::string(accept)}};
       if (registry_origin && !authorization.empty()) headers.emplace("Authorization", authorization);
       if (Status s = send(method, url, std::move(headers), "", max_bytes, deadline, ep, reply); !s.ok()) return s;
+      reply.secrets = secrets_of(cred, registry_origin ? authorization : "");
 
       if (reply.status >= 300 && reply.status < 400 && reply.status != 304) {
         const std::optional<Url> next = resolve_location(url, reply.header("Location"));
@@ -609,7 +639,7 @@ struct RegistryClient::Impl {
   Status judge(const Endpoint& ep, const Reply& reply, const std::string& what, bool had_login) const {
     if (reply.status >= 200 && reply.status < 300) return Status();
     const std::string who = "registry " + ep.describe();
-    std::string detail = registry_error(reply.body);
+    std::string detail = redact(registry_error(reply.body), reply.secrets);
     detail = detail.empty() ? std::to_string(reply.status) : std::to_string(reply.status) + " " + detail;
     switch (reply.status) {
       case 404:
