@@ -149,7 +149,7 @@ TEST_CASE("UPDATE ratchets ports by name or number, and volumes by name") {
             .outcome->decision == Decision::kAllowed);
 }
 
-TEST_CASE("the webhook's JSON: integral floats are integers, wrong types are denied as invalid") {
+TEST_CASE("the webhook's JSON: integral floats are judged as the integers they are") {
   Json root = pod("app:1");
   root["spec"]["securityContext"] = {{"runAsUser", 0}};
   std::string body(review("CREATE", root).dump());
@@ -163,18 +163,6 @@ TEST_CASE("the webhook's JSON: integral floats are integers, wrong types are den
   REQUIRE(as_float.outcome->violations.size() == 1);
   CHECK(as_float.outcome->violations[0].rule == "run-as-non-root");
 
-  Json quoted = pod("app:1");
-  quoted["spec"]["containers"][0]["securityContext"] = {{"privileged", "true"}};
-  const AdmissionResult invalid = review_admission(Policy::defaults(builtin_rules()), review("CREATE", quoted));
-  REQUIRE(invalid.outcome);
-  CHECK(invalid.outcome->decision == Decision::kDenied);
-  const Json& status = invalid.outcome->response["response"]["status"];
-  CHECK(status["code"] == 422);
-  CHECK(status["reason"] == "Invalid");
-  const std::string message = status["message"].get<std::string>();
-  CHECK(message.find("Pod shop/p is not a valid Pod:") == 0);
-  CHECK(message.find("spec.containers[0].securityContext.privileged: expected a boolean") != std::string::npos);
-  CHECK(invalid.outcome->violations.empty());
 }
 
 TEST_CASE("kinds without a pod spec are untouched") {

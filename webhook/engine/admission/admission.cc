@@ -317,18 +317,6 @@ Result<const Json*> start_outcome(const Json& review, AdmissionOutcome& o) {
   return request;
 }
 
-// Denies an object whose fields the API server would not decode, naming
-// each: it would be rejected anyway, and judging it would judge something
-// that never runs.
-void deny_invalid(const ObjectVerdict& verdict, AdmissionOutcome& o) {
-  std::string message = verdict.display_name() + " is not a valid " + verdict.kind + ":";
-  for (const FieldTypeError& e : verdict.invalid) message += "\n- " + e.status.key() + ": " + e.status.message();
-  Json& response = o.response["response"];
-  response["allowed"] = false;
-  response["status"] = {{"status", "Failure"}, {"reason", "Invalid"}, {"code", 422}, {"message", cut(message, kMaxDenyMessage)}};
-  o.decision = Decision::kDenied;
-}
-
 }  // namespace
 
 AdmissionResult review_admission(const Policy& policy, const Json& review, Day today) {
@@ -347,15 +335,11 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
   options.default_namespace = o.ns;
   options.today = today;
   options.max_findings_per_rule = kMaxFindingsPerRule;
+  options.check_api_types = false;  // the API server decoded the object already
   ObjectVerdict verdict = evaluate_object(policy, *object, options);
   if (o.name.empty()) o.name = verdict.name;
   if (o.ns.empty()) o.ns = verdict.ns;
   if (!verdict.checked) {
-    result.outcome = std::move(o);
-    return result;
-  }
-  if (!verdict.invalid.empty()) {
-    deny_invalid(verdict, o);
     result.outcome = std::move(o);
     return result;
   }

@@ -183,8 +183,10 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
   std::optional<PodView> pod = find_pod(object);
   if (!pod) return v;
   v.checked = true;
-  v.invalid = check_api_types(object, *pod);
-  if (!v.invalid.empty()) return v;
+  if (options.check_api_types) {
+    v.invalid = check_api_types(object, *pod);
+    if (!v.invalid.empty()) return v;
+  }
 
   std::vector<RuleSetting> overridden;
   const std::vector<RuleSetting>* settings = &policy.rules;

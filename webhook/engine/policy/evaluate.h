@@ -81,6 +81,13 @@ struct EvalOptions {
   // 0 keeps every finding (podguard check); the webhook caps them so that a
   // review's cost follows its size, not its number of findings.
   std::size_t max_findings_per_rule = 0;
+  // Check that the object's fields have the types the API server decodes
+  // them into (facts/api_types.h) before judging it. podguard check does: a
+  // manifest is text anyone wrote. The webhook does not: the API server has
+  // decoded the object into its typed structs before it calls a webhook, so
+  // the types are right by construction, and checking them again would cost
+  // a twelfth of the engine's work per review.
+  bool check_api_types = true;
 };
 
 // Evaluates one object (skipped when it has no pod spec).
