@@ -194,16 +194,15 @@ check_no_secrets() {
 
 # Keeps the engine's cache bounded: images no tag points at (earlier builds of
 # a tag) and build cache beyond 3 GB, least recently used first (the toolchain
-# layer is used on every run). BuildKit 0.8 (Docker 20.10) sometimes loses
-# track of a record ("failed to get usage ... snapshot ... not found") and
-# then cannot prune by size; pruning everything clears such records (at the
-# cost of the apt layers next time), and the data root's size limit in
-# scripts/docker-env.sh is the last resort.
+# layer is used on every run). BuildKit 0.8 (Docker 20.10) sometimes keeps a
+# record whose snapshot is gone ("failed to get usage ... snapshot ... not
+# found"; a build cancelled mid-step left one here) and then cannot prune by
+# size. Pruning everything would clear it but make the next build compile
+# from scratch, so it is left to the data root's size limit in
+# scripts/docker-env.sh (a run adds a few tens of MB to the cache).
 prune_cache() {
   docker image prune -f >/dev/null 2>&1
   local err
-  err=$(docker builder prune -f --keep-storage 3000000000 2>&1 >/dev/null) && return 0
-  echo "note: docker builder prune failed ($err); pruning the whole build cache"
-  docker builder prune -af >/dev/null 2>&1 || docker builder prune -af >/dev/null 2>&1 \
-    || echo "note: docker builder prune -a failed too: $(docker builder prune -af 2>&1 | tail -1)"
+  err=$(docker builder prune -f --keep-storage 3000000000 2>&1 >/dev/null) \
+    || echo "note: docker builder prune failed, the data root's size limit will clear it: $err"
 }
