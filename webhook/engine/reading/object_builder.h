@@ -70,9 +70,11 @@ class ObjectBuilder {
 
   void clear() {
     members_.clear();
-    seen_.clear();
-    where_.clear();
-    merged_.clear();
+    if (!seen_.empty()) seen_.clear();
+    if (!where_.empty()) {  // only after a YAML merge
+      where_.clear();
+      merged_.clear();
+    }
   }
 
  private:

@@ -47,7 +47,9 @@ class SkippedFields {
     Step out{false, anywhere_};
     for (State s = state; s != 0; s &= s - 1) {
       const Node& n = nodes_[static_cast<std::size_t>(__builtin_ctzll(s))];
-      if (!n.any_key && n.key != key) continue;
+      if (!n.any_key && (n.key.size() != key.size() || n.key.compare(0, std::string::npos, key.data(), key.size()) != 0)) {
+        continue;
+      }
       if (n.last) {
         out.skip = true;
         return out;
