@@ -411,7 +411,9 @@ TEST_CASE("podguard rules says what each rule judges") {
   CHECK(r.out.find("image-pinned (deny in contract)\n  An image without a tag") != std::string::npos);
   CHECK(r.out.find("  judges: pods and Dockerfiles\n") != std::string::npos);
   CHECK(r.out.find("image-user (warn in contract)\n  An image whose USER is missing, root (0) or not numeric.\n"
-                   "  judges: Dockerfiles\n") != std::string::npos);
+                   "  judges: Dockerfiles and images\n") != std::string::npos);
+  CHECK(r.out.find("image-platform (deny in contract)\n  An image with no image for any of the platforms the policy "
+                   "judges.\n  judges: images\n") != std::string::npos);
   CHECK(r.out.find("run-as-non-root (deny in contract)\n  A container whose effective UID is 0 or may be 0.\n"
                    "  judges: pods\n") != std::string::npos);
 }

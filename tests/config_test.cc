@@ -182,3 +182,82 @@ TEST_CASE("the example policy in examples/ is valid") {
 }
 
 }  // namespace podguard
+
+namespace podguard {
+
+TEST_CASE("the images block of DESIGN.md loads, and is off by default") {
+  const ConfigLoad defaults = load_config(kHeader + "profile: contract\n", builtin_rules());
+  REQUIRE(defaults.policy);
+  const ImageSettings& d = defaults.policy->images;
+  CHECK_FALSE(d.lookup);
+  CHECK(d.timeout_seconds == 2);
+  CHECK(d.on_error == ImageSettings::OnError::kWarn);
+  CHECK(d.platforms == std::vector<std::string>{"linux/amd64"});
+  CHECK(d.tag_ttl_seconds == 300);
+  CHECK(d.error_ttl_seconds == 30);
+  CHECK(d.max_entries == 10000);
+
+  const ConfigLoad load = load_config(kHeader + R"(profile: contract
+images:
+  lookup: true                # default false (it needs network access)
+  timeoutSeconds: 1.5         # budget for all lookups of one review
+  onError: deny               # allow | warn | deny when a registry fails
+  platforms: [linux/amd64, linux/arm64/v8]
+  credentials: /etc/podguard/registry/config.json  # docker config.json
+  caFile: /etc/podguard/registry/ca.crt            # extra CAs for registries
+  insecureRegistries: [localhost:5000]
+  mirrors: {docker.io: mirror.example.com}
+  cache: {tagTtlSeconds: 0, errorTtlSeconds: 5, maxEntries: 100}
+)",
+                                      builtin_rules());
+  REQUIRE_MESSAGE(load.policy, format_config_errors("config.yaml", load.errors));
+  const ImageSettings& s = load.policy->images;
+  CHECK(s.lookup);
+  CHECK(s.timeout_seconds == 1.5);
+  CHECK(s.on_error == ImageSettings::OnError::kDeny);
+  CHECK(s.platforms == std::vector<std::string>{"linux/amd64", "linux/arm64/v8"});
+  CHECK(s.credentials == "/etc/podguard/registry/config.json");
+  CHECK(s.ca_file == "/etc/podguard/registry/ca.crt");
+  CHECK(s.insecure_registries == std::vector<std::string>{"localhost:5000"});
+  REQUIRE(s.mirrors.size() == 1);
+  CHECK(s.mirrors[0] == std::pair<std::string, std::string>("docker.io", "mirror.example.com"));
+  CHECK(s.tag_ttl_seconds == 0);
+  CHECK(s.error_ttl_seconds == 5);
+  CHECK(s.max_entries == 100);
+}
+
+TEST_CASE("the images block is validated strictly") {
+  struct Case {
+    const char* yaml;
+    const char* key;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"images: {lookpu: true}\n", "images.lookpu", "did you mean \"lookup\""},
+      {"images: {lookup: maybe}\n", "images.lookup", "true or false"},
+      {"images: {timeoutSeconds: 0}\n", "images.timeoutSeconds", "above 0"},
+      {"images: {timeoutSeconds: 60}\n", "images.timeoutSeconds", "at most 30"},
+      {"images: {timeoutSeconds: two}\n", "images.timeoutSeconds", "\"two\""},
+      {"images: {onError: fail}\n", "images.onError", "allow, warn, deny"},
+      {"images: {platforms: linux/amd64}\n", "images.platforms", "must be a list"},
+      {"images: {platforms: [linux]}\n", "images.platforms[0]", "os/architecture"},
+      {"images: {credentials: \"\"}\n", "images.credentials", "path of a file"},
+      {"images: {caFile: [a]}\n", "images.caFile", "path of a file"},
+      {"images: {insecureRegistries: [\"\"]}\n", "images.insecureRegistries[0]", "non-empty string"},
+      {"images: {mirrors: [docker.io]}\n", "images.mirrors", "must be a map"},
+      {"images: {mirrors: {docker.io: 5}}\n", "images.mirrors[docker.io]", "mirror"},
+      {"images: {cache: {tagTTL: 5}}\n", "images.cache.tagTTL", "tagTtlSeconds"},
+      {"images: {cache: {errorTtlSeconds: -1}}\n", "images.cache.errorTtlSeconds", "between 0 and"},
+      {"images: {cache: {maxEntries: 0}}\n", "images.cache.maxEntries", "between 1 and"},
+      {"images: [lookup]\n", "images", "must be a map"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.yaml);
+    const Status e = only_error(kHeader + "profile: contract\n" + c.yaml);
+    CHECK(e.key() == c.key);
+    CHECK(e.pos().line == 4);
+    CHECK(e.message().find(c.says) != std::string::npos);
+  }
+}
+
+}  // namespace podguard

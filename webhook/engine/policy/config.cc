@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "engine/policy/glob.h"
+#include "engine/reading/image_manifest.h"
 #include "engine/reading/manifest_reader.h"
 
 namespace podguard {
@@ -86,7 +87,7 @@ class ConfigReader {
       return finish(Policy{});
     }
     check_keys(root, top, {"apiVersion", "kind", "profile", "rules", "overrides", "exemptions",
-                           "allowAnnotationExemptions"});
+                           "allowAnnotationExemptions", "images"});
     check_constant(root, top, "apiVersion", kConfigApiVersion);
     check_constant(root, top, "kind", kConfigKind);
 
@@ -119,10 +120,103 @@ class ConfigReader {
         error(top.key("allowAnnotationExemptions"), "expected true or false, got " + describe(*allow));
       }
     }
+    if (const Json* images = find(root, "images")) read_images(*images, top.key("images"), policy.images);
     return finish(std::move(policy));
   }
 
  private:
+  // The `images:` block (policy.h, ImageSettings).
+  void read_images(const Json& v, const FieldPath& at, ImageSettings& out) {
+    if (!expect_map(v, at, "images")) return;
+    check_keys(v, at, {"lookup", "timeoutSeconds", "onError", "platforms", "credentials", "caFile",
+                       "insecureRegistries", "mirrors", "cache"});
+    if (const Json* lookup = find(v, "lookup")) {
+      if (lookup->is_boolean()) {
+        out.lookup = lookup->get<bool>();
+      } else {
+        error(at.key("lookup"), "expected true or false, got " + describe(*lookup));
+      }
+    }
+    if (const Json* t = find(v, "timeoutSeconds")) {
+      if (t->is_number() && t->get<double>() > 0 && t->get<double>() <= 30) {
+        out.timeout_seconds = t->get<double>();
+      } else {
+        error(at.key("timeoutSeconds"),
+              "expected a number of seconds above 0 and at most 30 (the API server waits 30 s for a webhook at "
+              "most), got " + describe(*t));
+      }
+    }
+    if (const Json* e = find(v, "onError")) {
+      const std::string s = e->is_string() ? e->get<std::string>() : std::string();
+      if (s == "allow") {
+        out.on_error = ImageSettings::OnError::kAllow;
+      } else if (s == "warn") {
+        out.on_error = ImageSettings::OnError::kWarn;
+      } else if (s == "deny") {
+        out.on_error = ImageSettings::OnError::kDeny;
+      } else {
+        error(at.key("onError"), "onError must be one of allow, warn, deny; got " + describe(*e));
+      }
+    }
+    if (const Json* p = find(v, "platforms")) {
+      const FieldPath p_at = at.key("platforms");
+      const std::size_t before = errors_.size();
+      std::vector<std::string> list = strings(*p, p_at, false);
+      if (errors_.size() == before) {
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          Result<ImagePlatform> parsed = parse_platform(list[i]);
+          if (!parsed.ok()) {
+            error(p_at.index(i), "bad platform " + in_quotes(list[i]) + ": " + parsed.status().message() +
+                                     " (write os/architecture[/variant], e.g. linux/amd64 or linux/arm64/v8)");
+          }
+        }
+        out.platforms = std::move(list);
+      }
+    }
+    for (auto [key, field] : {std::pair{"credentials", &out.credentials}, std::pair{"caFile", &out.ca_file}}) {
+      if (const Json* s = find(v, key)) {
+        if (s->is_string() && !s->get<std::string>().empty()) {
+          *field = s->get<std::string>();
+        } else {
+          error(at.key(key), "expected the path of a file, got " + describe(*s));
+        }
+      }
+    }
+    if (const Json* r = find(v, "insecureRegistries")) out.insecure_registries = strings(*r, at.key("insecureRegistries"), false);
+    if (const Json* m = find(v, "mirrors")) {
+      const FieldPath m_at = at.key("mirrors");
+      if (expect_map(*m, m_at, "mirrors")) {
+        for (const auto& [registry, mirror] : m->items()) {
+          if (mirror.is_string() && !mirror.get<std::string>().empty() && !registry.empty()) {
+            out.mirrors.emplace_back(std::string(registry), mirror.get<std::string>());
+          } else {
+            error(m_at.key(registry), "expected the mirror's host[:port][/path], got " + describe(mirror));
+          }
+        }
+      }
+    }
+    if (const Json* c = find(v, "cache")) {
+      const FieldPath c_at = at.key("cache");
+      if (expect_map(*c, c_at, "cache")) {
+        check_keys(*c, c_at, {"tagTtlSeconds", "errorTtlSeconds", "maxEntries"});
+        auto integer = [&](const char* key, std::int64_t min, std::int64_t max) -> std::optional<std::int64_t> {
+          const Json* n = find(*c, key);
+          if (n == nullptr) return std::nullopt;
+          if (n->is_number_integer() && !(n->is_number_unsigned() && n->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) &&
+              n->get<std::int64_t>() >= min && n->get<std::int64_t>() <= max) {
+            return n->get<std::int64_t>();
+          }
+          error(c_at.key(key), "expected an integer between " + std::to_string(min) + " and " + std::to_string(max) +
+                                   ", got " + describe(*n));
+          return std::nullopt;
+        };
+        if (auto n = integer("tagTtlSeconds", 0, 86400)) out.tag_ttl_seconds = static_cast<int>(*n);
+        if (auto n = integer("errorTtlSeconds", 0, 86400)) out.error_ttl_seconds = static_cast<int>(*n);
+        if (auto n = integer("maxEntries", 1, 10000000)) out.max_entries = *n;
+      }
+    }
+  }
+
   using RuleCallback = std::function<void(std::size_t, std::optional<Action>, Json)>;
 
   static const Json* find(const Json& obj, std::string_view key) {

@@ -8,6 +8,18 @@
 
 namespace podguard {
 
+std::string_view to_string(ImageSettings::OnError e) {
+  switch (e) {
+    case ImageSettings::OnError::kAllow:
+      return "allow";
+    case ImageSettings::OnError::kWarn:
+      return "warn";
+    case ImageSettings::OnError::kDeny:
+      return "deny";
+  }
+  return "warn";
+}
+
 std::optional<Day> parse_day(std::string_view s) {
   if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
   auto number = [s](std::size_t at, std::size_t len) -> std::optional<unsigned> {

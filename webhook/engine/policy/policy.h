@@ -6,8 +6,10 @@
 // shared_ptr<const Policy> and swap the pointer to reload.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/policy/registry.h"
@@ -51,6 +53,30 @@ struct Exemption {
   SourcePos pos;
 };
 
+// The `images:` block: whether and how image configs are looked up in
+// registries (DESIGN.md, "Images: the other half of the contract"). Plain
+// settings: the engine never reaches the network; the CLI and the server
+// turn them into the registry client's options.
+struct ImageSettings {
+  // What a lookup that fails (the registry errs, refuses, or is not reached
+  // within the budget) does to the image's verdict.
+  enum class OnError { kAllow, kWarn, kDeny };
+
+  bool lookup = false;           // look images up at admission and in podguard check
+  double timeout_seconds = 2;    // budget for all lookups of one review
+  OnError on_error = OnError::kWarn;
+  std::vector<std::string> platforms = {"linux/amd64"};  // os/arch[/variant]
+  std::string credentials;       // path of a docker config.json; empty: none
+  std::string ca_file;           // PEM file of extra CAs; empty: the system's only
+  std::vector<std::string> insecure_registries;  // host[:port] spoken to over plain HTTP
+  std::vector<std::pair<std::string, std::string>> mirrors;  // registry -> mirror, in file order
+  int tag_ttl_seconds = 300;
+  int error_ttl_seconds = 30;
+  std::int64_t max_entries = 10000;
+};
+
+std::string_view to_string(ImageSettings::OnError e);
+
 struct Policy {
   // The rules this policy configures; never null in a policy built by
   // defaults() or load_config(). Registries live for the whole program.
@@ -60,6 +86,7 @@ struct Policy {
   std::vector<NamespaceOverride> overrides;
   std::vector<Exemption> exemptions;
   bool allow_annotation_exemptions = true;
+  ImageSettings images;
 
   // The profile's default actions and every parameter's default.
   static Policy defaults(const RuleRegistry& registry, Profile profile = Profile::kContract);

@@ -56,7 +56,7 @@ RuleRegistry::RuleRegistry(std::vector<const Rule*> rules) : rules_(std::move(ru
     if (d.summary.empty() || d.description.empty() || d.rationale.empty() || d.remediation.empty()) {
       throw std::invalid_argument("rule registry: rule \"" + d.id + "\" lacks documentation");
     }
-    if (r->check == nullptr && r->dockerfile_check == nullptr) {
+    if (r->check == nullptr && r->dockerfile_check == nullptr && r->image_check == nullptr) {
       throw std::invalid_argument("rule registry: rule \"" + d.id + "\" has no check");
     }
     if (r->pss_level != PssLevel::kNone && r->contract_action != Action::kOff) {

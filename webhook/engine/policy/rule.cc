@@ -28,6 +28,7 @@ std::vector<std::string_view> judged_inputs(const Rule& rule) {
   std::vector<std::string_view> out;
   if (rule.check != nullptr) out.emplace_back("pods");
   if (rule.dockerfile_check != nullptr) out.emplace_back("Dockerfiles");
+  if (rule.image_check != nullptr) out.emplace_back("images");
   return out;
 }
 

@@ -1,6 +1,6 @@
 // What a rule is: an id, its documentation, its parameters and the check
 // functions for the inputs it judges: a pod spec (`check`), a Dockerfile
-// (`dockerfile_check`), or both. How strict a rule is (its action) and who
+// (`dockerfile_check`), an image's config (`image_check`), or several. How strict a rule is (its action) and who
 // is exempt from it are configuration, kept apart in policy.h.
 //
 // Rules are stateless; their check functions may run on many threads at once.
@@ -136,20 +136,58 @@ class DockerfileFindings {
 using DockerfileCheckFn = void (*)(const DockerfileFacts& dockerfile, const RuleParams& params,
                                    DockerfileFindings& out);
 
+struct ImageFacts;  // engine/facts/image_facts.h
+
+// What one image rule judges: a reference as written and what the registry
+// (or an archive) said about it. `facts` is nullptr when the registry says
+// the reference does not exist; `not_found` then holds its words.
+struct ImageSubject {
+  std::string_view reference;
+  const ImageFacts* facts = nullptr;
+  std::string_view not_found;
+};
+
+// Collects what one rule finds in one image. A finding is about one of the
+// judged platform images (an index into ImageFacts::images) or the image as
+// a whole, at a path into its config (config.User, config.Env[2],
+// history[5].created_by).
+class ImageFindings {
+ public:
+  static constexpr std::size_t kWholeImage = static_cast<std::size_t>(-1);
+
+  struct Entry {
+    std::size_t image = kWholeImage;
+    FieldPath path;
+    std::string message;
+  };
+
+  void add(std::size_t image, FieldPath path, std::string message) {
+    entries_.push_back(Entry{image, std::move(path), std::move(message)});
+  }
+
+  const std::vector<Entry>& entries() const { return entries_; }
+  void clear() { entries_.clear(); }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+using ImageCheckFn = void (*)(const ImageSubject& image, const RuleParams& params, ImageFindings& out);
+
 struct Rule {
   RuleDoc doc;
   Action contract_action = Action::kOff;  // default in the `contract` profile
   PssLevel pss_level = PssLevel::kNone;
   // For a restricted PSS check: the baseline check it replaces at restricted.
   std::string replaces;
-  // What the rule judges; at least one is set. Another input kind (image
-  // configs read from a registry) gets a function of its own here.
+  // What the rule judges; at least one is set.
   CheckFn check = nullptr;                         // pod specs of workloads
   DockerfileCheckFn dockerfile_check = nullptr;    // Dockerfiles
+  ImageCheckFn image_check = nullptr;              // image configs read from a registry
 };
 
 // The inputs a rule judges, for docs and `podguard rules`: "pods",
-// "Dockerfiles".
+// "Dockerfiles", "images".
 std::vector<std::string_view> judged_inputs(const Rule& rule);
 
 // Short container label for messages: `container "app"`, `init container

@@ -24,13 +24,15 @@ const RuleRegistry& builtin_rules() {
       &rules::seccomp_runtime_default(),
       &rules::resources_required(),
       &rules::privileged_port(),
-      // Images: judged on Dockerfiles.
+      // Images: judged on Dockerfiles and image configs.
       &rules::image_user(),
       &rules::image_healthcheck(),
       &rules::image_secrets(),
       &rules::image_labels(),
       &rules::image_build_tools(),
       &rules::dockerfile_exec_form(),
+      &rules::image_platform(),
+      &rules::image_resolvable(),
       // Pod Security Standards, baseline then restricted, as upstream orders them.
       &pss::app_armor_profile(),
       &pss::capabilities_baseline(),

@@ -30,5 +30,8 @@ const Rule& image_secrets();
 const Rule& image_labels();
 const Rule& image_build_tools();
 const Rule& dockerfile_exec_form();
+// Judged on images only (podguard image).
+const Rule& image_platform();
+const Rule& image_resolvable();
 
 }  // namespace podguard::rules

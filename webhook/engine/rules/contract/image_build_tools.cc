@@ -16,6 +16,7 @@
 #include "engine/facts/image_reference.h"
 #include "engine/rules/contract/contract_rules.h"
 #include "engine/rules/contract/dockerfile_text.h"
+#include "engine/rules/contract/image_config_text.h"
 
 namespace podguard::rules {
 namespace {
@@ -115,6 +116,52 @@ void check_dockerfile(const DockerfileFacts& dockerfile, const RuleParams&, Dock
   }
 }
 
+// The shell script a history step ran, or "" for a metadata step:
+// "RUN /bin/sh -c apt-get install -y gcc # buildkit" (BuildKit),
+// "/bin/sh -c apt-get install -y gcc" and "|1 V=2 /bin/sh -c ..." (the
+// classic builder), never "/bin/sh -c #(nop) ...".
+std::string_view history_script(std::string_view step) {
+  constexpr std::string_view kShell = "/bin/sh -c ";
+  const auto at = step.find(kShell);
+  if (at == std::string_view::npos) return {};
+  std::string_view script = step.substr(at + kShell.size());
+  if (script.substr(0, 6) == "#(nop)") return {};
+  constexpr std::string_view kBuildkit = " # buildkit";
+  if (script.size() >= kBuildkit.size() && script.substr(script.size() - kBuildkit.size()) == kBuildkit) {
+    script.remove_suffix(kBuildkit.size());
+  }
+  return script;
+}
+
+void check_image(const ImageSubject& in, const RuleParams&, ImageFindings& out) {
+  if (in.facts == nullptr) return;
+  const WordExpansion no_expansion = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  for (std::size_t i = 0; i < in.facts->images.size(); ++i) {
+    const PlatformImage& image = in.facts->images[i];
+    const std::vector<ImageHistoryEntry>& history = image.config->history;
+    for (std::size_t h = 0; h < history.size(); ++h) {
+      const std::string_view script = history_script(history[h].created_by);
+      if (script.empty()) continue;
+      std::vector<std::string> tools;
+      std::unordered_set<std::string> seen;
+      std::string manager;
+      for (const PackageInstall& p : package_installs({script}, no_expansion)) {
+        if (p.removed || !is_build_tool(p)) continue;
+        if (manager.empty()) manager = p.manager;
+        std::string d = describe(p);
+        if (seen.insert(d).second && tools.size() < kMaxNamed) tools.push_back(std::move(d));
+      }
+      if (tools.empty()) continue;
+      if (seen.size() > tools.size()) tools.push_back(std::to_string(seen.size() - tools.size()) + " more");
+      out.add(i, history_path(h),
+              image_phrase(*in.facts, image) + "'s history step " + std::to_string(h + 1) +
+                  " installs build tools (" + join_names(tools) + ") with " + manager +
+                  "; they ship in the runtime image. Install and use them in a build stage and COPY --from it only "
+                  "the artifact (or remove them in the same RUN)");
+    }
+  }
+}
+
 }  // namespace
 
 const Rule& image_build_tools() {
@@ -136,7 +183,9 @@ const Rule& image_build_tools() {
                   "apt-get build-dep and dnf builddep, and package groups whose name says devel (\"Development "
                   "Tools\", devel_basis). A final stage built FROM a toolchain image (golang, gcc, rust, clang, "
                   "maven, gradle, buildpack-deps) fails too. Language package managers (pip, npm, gem) install "
-                  "libraries, not toolchains, and are not judged.",
+                  "libraries, not toolchains, and are not judged. Judges images: the shell command of each RUN step "
+                  "in the history of each platform image judged (created_by), with the same reading of package "
+                  "installs and the same list of build tools.",
               .rationale =
                   "A compiler in the runtime image lets anyone who gets a shell in the container build their "
                   "tools on the spot, and headers and toolchains add hundreds of megabytes and CVEs to every pull "
@@ -148,6 +197,7 @@ const Rule& image_build_tools() {
           },
       .contract_action = Action::kWarn,
       .dockerfile_check = check_dockerfile,
+      .image_check = check_image,
   };
   return kRule;
 }

@@ -6,6 +6,7 @@
 #include "engine/facts/dockerfile_facts.h"
 #include "engine/rules/contract/contract_rules.h"
 #include "engine/rules/contract/dockerfile_text.h"
+#include "engine/rules/contract/image_config_text.h"
 
 namespace podguard::rules {
 namespace {
@@ -33,6 +34,24 @@ void check_dockerfile(const DockerfileFacts& dockerfile, const RuleParams&, Dock
   }
 }
 
+void check_image(const ImageSubject& in, const RuleParams&, ImageFindings& out) {
+  if (in.facts == nullptr) return;
+  for (std::size_t i = 0; i < in.facts->images.size(); ++i) {
+    const PlatformImage& image = in.facts->images[i];
+    const ImageConfig& config = *image.config;
+    const std::string what = image_phrase(*in.facts, image);
+    if (!config.healthcheck || config.healthcheck->test.empty()) {
+      out.add(i, config_path("Healthcheck"),
+              what + " declares no HEALTHCHECK; add one to the final stage of its Dockerfile, e.g. " +
+                  std::string(kExample));
+    } else if (config.healthcheck->disabled()) {
+      out.add(i, config_path("Healthcheck"),
+              what + " has HEALTHCHECK NONE, which turns the health check off; replace it with a check, e.g. " +
+                  std::string(kExample));
+    }
+  }
+}
+
 }  // namespace
 
 const Rule& image_healthcheck() {
@@ -46,7 +65,8 @@ const Rule& image_healthcheck() {
                   "HEALTHCHECK, else the last one of the stage it is built FROM, and so on up the FROM <stage> "
                   "chain. Fails when there is none (one in the base image cannot be seen from the Dockerfile, and "
                   "the contract wants it declared where the service is built) and when the one in force is "
-                  "HEALTHCHECK NONE.",
+                  "HEALTHCHECK NONE. Judges images: the config's Healthcheck of each platform image judged, which "
+                  "fails when absent, empty or NONE.",
               .rationale =
                   "The contract has every service health-checked by its orchestrator. A HEALTHCHECK makes the image "
                   "say how: docker, compose and swarm use it directly, and it documents the command and endpoint "
@@ -57,6 +77,7 @@ const Rule& image_healthcheck() {
           },
       .contract_action = Action::kWarn,
       .dockerfile_check = check_dockerfile,
+      .image_check = check_image,
   };
   return kRule;
 }

@@ -12,6 +12,7 @@
 #include "engine/reading/json_access.h"
 #include "engine/rules/contract/contract_rules.h"
 #include "engine/rules/contract/dockerfile_text.h"
+#include "engine/rules/contract/image_config_text.h"
 
 namespace podguard::rules {
 namespace {
@@ -65,6 +66,37 @@ void check_dockerfile(const DockerfileFacts& dockerfile, const RuleParams& param
   }
 }
 
+void check_image(const ImageSubject& in, const RuleParams& params, ImageFindings& out) {
+  if (in.facts == nullptr) return;
+  for (std::size_t i = 0; i < in.facts->images.size(); ++i) {
+    const PlatformImage& image = in.facts->images[i];
+    std::vector<std::string> missing;
+    std::vector<std::string> empty;
+    for (const Json& item : json::items(json::field(&params, "required"))) {
+      const std::string name(json::as_string(&item));
+      if (name.empty()) continue;
+      const std::string* value = image.config->label(name);
+      if (value == nullptr) {
+        missing.push_back(name);
+      } else if (value->empty()) {
+        empty.push_back(name);
+      }
+    }
+    const std::string what = image_phrase(*in.facts, image);
+    if (!missing.empty()) {
+      out.add(i, config_path("Labels"),
+              what + " lacks the label" + (missing.size() == 1 ? " " : "s ") + join_names(missing) +
+                  "; set them in the final stage of its Dockerfile (LABEL " + missing.front() +
+                  "=...) or with docker build --label");
+    }
+    if (!empty.empty()) {
+      out.add(i, config_path("Labels"),
+              what + " has the label" + (empty.size() == 1 ? " " : "s ") + join_names(empty) +
+                  " set to an empty value; set " + (empty.size() == 1 ? "it" : "them") + " to the real value");
+    }
+  }
+}
+
 }  // namespace
 
 const Rule& image_labels() {
@@ -81,7 +113,8 @@ const Rule& image_labels() {
                   "and is not declared there by an ARG (an ARG declared before the first FROM is seen only by FROM "
                   "lines until the stage declares it again, so the label would come out empty). A label whose "
                   "value comes from an ARG declared in the stage without a default passes: CI sets it with "
-                  "--build-arg.",
+                  "--build-arg. Judges images: the config's Labels of each platform image judged; a required "
+                  "label that is missing or empty fails.",
               .rationale =
                   "org.opencontainers.image.source, .revision and .version tie a running image to the commit and "
                   "release it was built from: what an incident responder, a vulnerability scanner and a rollback "
@@ -103,6 +136,7 @@ const Rule& image_labels() {
           },
       .contract_action = Action::kAudit,
       .dockerfile_check = check_dockerfile,
+      .image_check = check_image,
   };
   return kRule;
 }

@@ -10,6 +10,7 @@
 #include "engine/facts/dockerfile_facts.h"
 #include "engine/rules/contract/contract_rules.h"
 #include "engine/rules/contract/dockerfile_text.h"
+#include "engine/rules/contract/image_config_text.h"
 
 namespace podguard::rules {
 namespace {
@@ -57,6 +58,30 @@ void check_dockerfile(const DockerfileFacts& dockerfile, const RuleParams&, Dock
   }
 }
 
+void check_image(const ImageSubject& in, const RuleParams&, ImageFindings& out) {
+  if (in.facts == nullptr) return;
+  const std::string fix = "; build it with a numeric non-root USER in its final stage, e.g. USER 1001:1001";
+  for (std::size_t i = 0; i < in.facts->images.size(); ++i) {
+    const PlatformImage& image = in.facts->images[i];
+    const std::string& user = image.config->user;
+    const std::string_view uid = std::string_view(user).substr(0, user.find(':'));
+    const std::string what = image_phrase(*in.facts, image);
+    if (user.empty()) {
+      out.add(i, config_path("User"), what + " sets no USER, so its containers run as root" + fix);
+    } else if (uid.empty()) {
+      out.add(i, config_path("User"), what + "'s USER \"" + user + "\" names no user, which means root" + fix);
+    } else if (uid == "root" || (all_digits(uid) && uid.find_first_not_of('0') == std::string_view::npos)) {
+      out.add(i, config_path("User"), what + "'s USER \"" + user + "\" runs its containers as root" + fix);
+    } else if (!all_digits(uid)) {
+      out.add(i, config_path("User"),
+              what + "'s USER \"" + user +
+                  "\" is a user name, not a UID: Kubernetes cannot tell that a named user is not root, so a pod "
+                  "with runAsNonRoot: true and no runAsUser fails to start (CreateContainerConfigError); use the "
+                  "numeric UID, e.g. USER 1001:1001, or set runAsUser in the pod");
+    }
+  }
+}
+
 }  // namespace
 
 const Rule& image_user() {
@@ -72,7 +97,8 @@ const Rule& image_user() {
                   "part of user:group is judged (group 0 is allowed, as OpenShift images use it). Fails when no "
                   "stage in the chain sets USER (the base image's user decides, which is root for most images and "
                   "always for FROM scratch), when the user is 0 or root, when it is a name rather than a numeric "
-                  "UID, and when it depends on a build argument without a value.",
+                  "UID, and when it depends on a build argument without a value. Judges images: the config's User "
+                  "of each platform image judged, the part before ':' (empty, 0, root or a name fails).",
               .rationale =
                   "The contract runs the API as the numeric UID 1001. An image that runs as root by default runs "
                   "as root wherever a pod forgets runAsUser, and Kubernetes can only enforce runAsNonRoot for a "
@@ -83,6 +109,7 @@ const Rule& image_user() {
           },
       .contract_action = Action::kWarn,
       .dockerfile_check = check_dockerfile,
+      .image_check = check_image,
   };
   return kRule;
 }

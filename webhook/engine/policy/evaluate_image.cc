@@ -1,0 +1,66 @@
+#include "engine/policy/evaluate_image.h"
+
+#include <algorithm>
+
+#include "engine/policy/glob.h"
+
+namespace podguard {
+namespace {
+
+// The config exemption that covers a finding, under the meanings listed in
+// evaluate_image.h.
+const Exemption* config_covering(const Policy& policy, std::size_t rule, std::string_view reference,
+                                 const std::optional<std::string>& platform, Day today) {
+  for (const Exemption& e : policy.exemptions) {
+    if (e.expires && today > *e.expires) continue;
+    if (!e.rules.empty() && std::find(e.rules.begin(), e.rules.end(), rule) == e.rules.end()) continue;
+    if (!e.namespaces.empty()) continue;
+    if (!e.names.empty() && !glob_match_any(e.names, reference)) continue;
+    if (!e.images.empty() && !glob_match_any(e.images, reference)) continue;
+    if (!e.containers.empty() && !(platform && glob_match_any(e.containers, *platform))) continue;
+    return &e;
+  }
+  return nullptr;
+}
+
+ObjectVerdict judge(const Policy& policy, const ImageSubject& subject, const EvalOptions& options) {
+  ObjectVerdict v;
+  v.kind = "Image";
+  v.name = std::string(subject.reference);
+  v.checked = true;
+  const RuleRegistry& registry = *policy.registry;
+  ImageFindings findings;
+  for (std::size_t i = 0; i < registry.size(); ++i) {
+    const Rule& rule = registry.at(i);
+    const RuleSetting& setting = policy.rules[i];
+    if (setting.action == Action::kOff || rule.image_check == nullptr) continue;
+    findings.clear();
+    rule.image_check(subject, setting.params, findings);
+    for (const ImageFindings::Entry& f : findings.entries()) {
+      std::optional<std::string> platform;
+      if (subject.facts != nullptr && f.image < subject.facts->images.size()) {
+        platform = subject.facts->images[f.image].platform.to_string();
+      }
+      if (const Exemption* e = config_covering(policy, i, subject.reference, platform, options.today)) {
+        v.exempted.push_back(AppliedExemption{rule.doc.id, e->reason, "config", setting.action, platform, f.path});
+        continue;
+      }
+      v.violations.push_back(Violation{rule.doc.id, setting.action, platform, f.path, f.message});
+    }
+  }
+  return v;
+}
+
+}  // namespace
+
+ObjectVerdict evaluate_image(const Policy& policy, std::string_view reference, const ImageFacts& facts,
+                             const EvalOptions& options) {
+  return judge(policy, ImageSubject{reference, &facts, {}}, options);
+}
+
+ObjectVerdict evaluate_missing_image(const Policy& policy, std::string_view reference, std::string_view reason,
+                                     const EvalOptions& options) {
+  return judge(policy, ImageSubject{reference, nullptr, reason}, options);
+}
+
+}  // namespace podguard
