@@ -5,6 +5,7 @@
 
 #include "cli/certgen_command.h"
 #include "cli/check_command.h"
+#include "cli/image_command.h"
 #include "cli/probe_command.h"
 #include "cli/review_command.h"
 #include "cli/rules_command.h"
@@ -18,6 +19,9 @@ int main(int argc, char** argv) {
 
   podguard::cli::CheckOptions check;
   CLI::App* check_cmd = podguard::cli::add_check_command(app, check);
+
+  podguard::cli::ImageOptions image;
+  CLI::App* image_cmd = podguard::cli::add_image_command(app, image);
 
   podguard::cli::ReviewOptions review;
   CLI::App* review_cmd = podguard::cli::add_review_command(app, review);
@@ -47,6 +51,7 @@ int main(int argc, char** argv) {
 
   try {
     if (check_cmd->parsed()) return podguard::cli::run_check(check);
+    if (image_cmd->parsed()) return podguard::cli::run_image(image);
     if (review_cmd->parsed()) return podguard::cli::run_review(review);
     if (serve_cmd->parsed()) return podguard::server::run_serve(serve);
     if (probe_cmd->parsed()) return podguard::cli::run_probe(probe);

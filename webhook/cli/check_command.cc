@@ -219,8 +219,11 @@ int run_check(const CheckOptions& options) {
   EvalOptions eval;
   eval.default_namespace = options.default_namespace;
   const CheckReport report = check_inputs(*policy, options.paths, eval, options.jobs);
-  const FailOn threshold = parse_fail_on(options.fail_on);
+  return print_report(report, options.output, options.fail_on);
+}
 
+int print_report(const CheckReport& report, const std::string& output, const std::string& fail_on) {
+  const FailOn threshold = parse_fail_on(fail_on);
   // Input errors always reach stderr, whatever the output format, so a CI
   // log shows them next to the failing step.
   for (const Status& e : report.errors) {
@@ -228,11 +231,11 @@ int run_check(const CheckOptions& options) {
     if (e.pos().known()) std::cerr << ":" << e.pos().line << ":" << e.pos().column;
     std::cerr << ": error: " << e.message() << "\n";
   }
-  if (options.output == "json") {
+  if (output == "json") {
     write_json(report, std::cout);
-  } else if (options.output == "junit") {
+  } else if (output == "junit") {
     write_junit(report, threshold, std::cout);
-  } else if (options.output == "sarif") {
+  } else if (output == "sarif") {
     write_sarif(report, std::cout);
   } else {
     write_text(report, std::cout);

@@ -17,6 +17,7 @@ struct CheckedObject {
   std::vector<SourcePos> violation_pos;  // parallel to verdict.violations
   std::vector<SourcePos> exemption_pos;  // parallel to verdict.exempted
   bool dockerfile = false;               // a Dockerfile: a finding's container is its stage
+  bool image = false;                    // an image (podguard image): file is the reference, container the platform
   std::vector<Status> invalid;           // verdict.invalid located; moved to CheckReport::errors
 };
 
@@ -43,9 +44,11 @@ struct CheckReport {
   CheckSummary summary() const;
 };
 
-// What a finding's `container` names in messages: "container", or "stage"
-// in a Dockerfile.
-inline const char* container_word(const CheckedObject& o) { return o.dockerfile ? "stage" : "container"; }
+// What a finding's `container` names in messages: "container", "stage" in
+// a Dockerfile, "platform" in an image.
+inline const char* container_word(const CheckedObject& o) {
+  return o.dockerfile ? "stage" : o.image ? "platform" : "container";
+}
 
 // Which violations fail the run (and fail a JUnit test case).
 enum class FailOn { kDeny, kWarn, kNever };
@@ -61,6 +64,12 @@ inline bool fails(Action a, FailOn threshold) {
   }
   return false;
 }
+
+// Prints the report in `output` (text, json, junit, sarif) to stdout and
+// its input errors to stderr; returns the exit code of `podguard check`
+// and `podguard image`: 2 on input errors, 1 on a violation at or above
+// `fail_on` (deny, warn, never), else 0.
+int print_report(const CheckReport& report, const std::string& output, const std::string& fail_on);
 
 void write_text(const CheckReport& report, std::ostream& out);
 void write_json(const CheckReport& report, std::ostream& out);

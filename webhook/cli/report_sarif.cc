@@ -68,6 +68,7 @@ OJson tags(const Rule& rule) {
   OJson out = OJson::array();
   if (rule.check != nullptr) out.push_back("kubernetes");
   if (rule.dockerfile_check != nullptr) out.push_back("dockerfile");
+  if (rule.image_check != nullptr) out.push_back("image");
   out.push_back("security");
   return out;
 }

@@ -9,14 +9,17 @@
 namespace podguard::cli {
 namespace {
 
-void location(std::ostream& out, const std::string& file, const SourcePos& pos) {
-  out << file << ':' << std::max(pos.line, 1) << ':' << std::max(pos.column, 1) << ": ";
+// "file:line:col: "; an image has no lines: "reference: ".
+void location(std::ostream& out, const CheckedObject& o, const SourcePos& pos) {
+  out << o.file;
+  if (!o.image) out << ':' << std::max(pos.line, 1) << ':' << std::max(pos.column, 1);
+  out << ": ";
 }
 
 // "Deployment shop/web container "app": "; a Dockerfile's path is the file
 // already shown, so "Dockerfile stage "runtime": ".
 void subject(std::ostream& out, const CheckedObject& o, const std::optional<std::string>& container) {
-  out << (o.dockerfile ? o.verdict.kind : o.verdict.display_name());
+  out << (o.dockerfile || o.image ? o.verdict.kind : o.verdict.display_name());
   if (container) out << ' ' << container_word(o) << " \"" << *container << '"';
   out << ": ";
 }
@@ -32,7 +35,7 @@ void write_text(const CheckReport& report, std::ostream& out) {
     const ObjectVerdict& v = o.verdict;
     for (std::size_t i = 0; i < v.violations.size(); ++i) {
       const Violation& x = v.violations[i];
-      location(out, o.file, o.violation_pos[i]);
+      location(out, o, o.violation_pos[i]);
       out << to_string(x.action) << '[' << x.rule << "] ";
       subject(out, o, x.container);
       out << x.message << '\n';
@@ -42,13 +45,13 @@ void write_text(const CheckReport& report, std::ostream& out) {
     for (std::size_t i = 0; i < v.exempted.size(); ++i) {
       const AppliedExemption& e = v.exempted[i];
       if (!shown.emplace(e.rule, e.reason, e.container.value_or("")).second) continue;
-      location(out, o.file, o.exemption_pos[i]);
+      location(out, o, o.exemption_pos[i]);
       out << "exempt[" << e.rule << "] ";
       subject(out, o, e.container);
       out << "exempted by " << e.source << ": " << e.reason << '\n';
     }
     for (const std::string& note : v.notes) {
-      location(out, o.file, o.pos);
+      location(out, o, o.pos);
       out << "note: ";
       subject(out, o, std::nullopt);
       out << note << '\n';
