@@ -142,6 +142,7 @@ else
   commit "$proj" "a Dockerfile FROM an unpinned image"
   [ "$rc" -ne 0 ] && grep -qE 'build.Dockerfile:1:[0-9]+: deny\[image-pinned\]' <<<"$out" \
     || fail "the commit of a Dockerfile FROM debian:latest was not refused with deny[image-pinned] (exit $rc): $out"
+  [ "$rc" -ne 0 ] && echo "Dockerfile FROM debian:latest: refused with deny[image-pinned]"
 fi
 
 if [ "$failures" -gt 0 ]; then
