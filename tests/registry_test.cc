@@ -38,6 +38,7 @@ TEST_CASE("the built-in registry holds every rule of DESIGN.md with its default 
       {"image-user", Action::kWarn},                {"image-healthcheck", Action::kWarn},
       {"image-secrets", Action::kDeny},             {"image-labels", Action::kAudit},
       {"image-build-tools", Action::kWarn},         {"dockerfile-exec-form", Action::kWarn},
+      {"image-platform", Action::kDeny},            {"image-resolvable", Action::kDeny},
   };
   for (const auto& [id, action] : contract) {
     INFO(id);
@@ -47,7 +48,9 @@ TEST_CASE("the built-in registry holds every rule of DESIGN.md with its default 
     CHECK(reg.default_action(*i, Profile::kPssRestricted) == Action::kOff);
   }
   CHECK(judged_inputs(reg.at(*reg.index_of("image-pinned"))) == std::vector<std::string_view>{"pods", "Dockerfiles"});
-  CHECK(judged_inputs(reg.at(*reg.index_of("image-user"))) == std::vector<std::string_view>{"Dockerfiles"});
+  CHECK(judged_inputs(reg.at(*reg.index_of("image-user"))) ==
+        std::vector<std::string_view>{"Dockerfiles", "images"});
+  CHECK(judged_inputs(reg.at(*reg.index_of("image-platform"))) == std::vector<std::string_view>{"images"});
   std::size_t baseline = 0, restricted = 0;
   for (std::size_t i = 0; i < reg.size(); ++i) {
     if (reg.default_action(i, Profile::kPssBaseline) == Action::kDeny) ++baseline;
