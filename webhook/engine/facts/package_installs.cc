@@ -30,6 +30,62 @@ std::size_t skip_command_substitution(std::string_view s, std::size_t i) {
   return s.size();
 }
 
+// One shell word from s[i], as the shell reads it: quotes removed, escapes
+// applied; a word with $ or backquotes is marked dynamic. Leaves `i` after
+// the word.
+Word read_word(std::string_view s, std::size_t& i) {
+  Word w;
+  w.offset = i;
+  while (i < s.size()) {
+    const char ch = s[i];
+    if (is_blank(ch) || ends_command(ch) || ch == '<' || ch == '>') break;
+    if (ch == '\\') {
+      if (i + 1 < s.size() && s[i + 1] != '\n') w.text += s[i + 1];
+      i += 2;
+      continue;
+    }
+    if (ch == '\'') {
+      const std::size_t close = s.find('\'', i + 1);
+      const std::size_t end = close == std::string_view::npos ? s.size() : close;
+      w.text.append(s.substr(i + 1, end - i - 1));
+      i = end + 1;
+      continue;
+    }
+    if (ch == '"') {
+      ++i;
+      while (i < s.size() && s[i] != '"') {
+        if (s[i] == '\\' && i + 1 < s.size() && std::string_view("\"\\$`\n").find(s[i + 1]) != std::string_view::npos) {
+          if (s[i + 1] != '\n') w.text += s[i + 1];
+          i += 2;
+          continue;
+        }
+        if (s[i] == '$' || s[i] == '`') w.dynamic = true;
+        w.text += s[i++];
+      }
+      ++i;
+      continue;
+    }
+    if (ch == '$' || ch == '`') {
+      w.dynamic = true;
+      std::size_t end = i + 1;
+      if (ch == '$' && end < s.size() && s[end] == '(') {
+        end = skip_command_substitution(s, i + 1);
+      } else if (ch == '`') {
+        const std::size_t close = s.find('`', i + 1);
+        end = close == std::string_view::npos ? s.size() : close + 1;
+      }
+      w.text.append(s.substr(i, end - i));
+      i = end;
+      continue;
+    }
+    w.text += ch;
+    ++i;
+  }
+  i = std::min(i, s.size());
+  w.raw = s.substr(w.offset, i - w.offset);
+  return w;
+}
+
 // Splits a script into simple commands of words. Redirections and
 // comments are dropped.
 std::vector<Command> simple_commands(std::string_view s) {
@@ -72,55 +128,7 @@ std::vector<Command> simple_commands(std::string_view s) {
       i = r;
       continue;
     }
-    Word w;
-    w.offset = i;
-    while (i < s.size()) {
-      const char ch = s[i];
-      if (is_blank(ch) || ends_command(ch) || ch == '<' || ch == '>') break;
-      if (ch == '\\') {
-        if (i + 1 < s.size() && s[i + 1] != '\n') w.text += s[i + 1];
-        i += 2;
-        continue;
-      }
-      if (ch == '\'') {
-        const std::size_t close = s.find('\'', i + 1);
-        const std::size_t end = close == std::string_view::npos ? s.size() : close;
-        w.text.append(s.substr(i + 1, end - i - 1));
-        i = end + 1;
-        continue;
-      }
-      if (ch == '"') {
-        ++i;
-        while (i < s.size() && s[i] != '"') {
-          if (s[i] == '\\' && i + 1 < s.size() && std::string_view("\"\\$`\n").find(s[i + 1]) != std::string_view::npos) {
-            if (s[i + 1] != '\n') w.text += s[i + 1];
-            i += 2;
-            continue;
-          }
-          if (s[i] == '$' || s[i] == '`') w.dynamic = true;
-          w.text += s[i++];
-        }
-        ++i;
-        continue;
-      }
-      if (ch == '$' || ch == '`') {
-        w.dynamic = true;
-        std::size_t end = i + 1;
-        if (ch == '$' && end < s.size() && s[end] == '(') {
-          end = skip_command_substitution(s, i + 1);
-        } else if (ch == '`') {
-          const std::size_t close = s.find('`', i + 1);
-          end = close == std::string_view::npos ? s.size() : close + 1;
-        }
-        w.text.append(s.substr(i, end - i));
-        i = end;
-        continue;
-      }
-      w.text += ch;
-      ++i;
-    }
-    i = std::min(i, s.size());
-    w.raw = s.substr(w.offset, i - w.offset);
+    Word w = read_word(s, i);
     if (skip_next_word) {
       skip_next_word = false;
       continue;

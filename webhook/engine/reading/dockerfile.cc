@@ -277,10 +277,9 @@ class Parser {
   };
 
   std::optional<Line> take_line() {
-    if (peeked_) {
-      std::optional<Line> out = peeked_;
-      peeked_.reset();
-      return out;
+    if (has_peeked_) {
+      has_peeked_ = false;
+      return peeked_;
     }
     if (at_ >= text_.size()) return std::nullopt;
     const std::size_t end = text_.find('\n', at_);
@@ -319,7 +318,8 @@ class Parser {
         ok = !value.empty() && (name == "escape" || name == "syntax" || name == "check");
       }
       if (!ok) {
-        peeked_ = line;
+        peeked_ = *line;
+        has_peeked_ = true;
         return {};
       }
       const SourcePos pos{line->number, 1};
@@ -539,7 +539,10 @@ class Parser {
   std::size_t at_ = 0;
   int line_number_ = 0;
   int last_line_ = 0;
-  std::optional<Line> peeked_;
+  // A line read ahead and put back. Not a std::optional: GCC 12 at -O3
+  // reports a copy of one as a read of uninitialised memory.
+  Line peeked_;
+  bool has_peeked_ = false;
   std::size_t heredoc_bytes_ = 0;
 };
 

@@ -198,6 +198,12 @@ class Expander {
       rest_as_text(dst, start);  // ${VAR/a/b} and other bash forms BuildKit refuses or rarely sees
       return;
     }
+    apply_operator(dst, n, op, colon, start, depth);
+  }
+
+  // ${NAME-word}, ${NAME:+word}, ${NAME#pattern} and the like, after the
+  // operator: `start` is where the $ was, for writing the rest as text.
+  void apply_operator(std::string& dst, std::string_view n, char op, bool colon, std::size_t start, int depth) {
     // The word after the operator: its characters and variables count only
     // if it is used.
     const bool literal_before = out_.literal;
