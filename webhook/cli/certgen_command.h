@@ -3,6 +3,9 @@
 // the TLS Secret while its certificate is good, makes a new pair when it is
 // missing, expiring or for other names, and patches the caBundle of the
 // ValidatingWebhookConfiguration. With --out-dir it only writes the files.
+//
+// Each run_* function owns the process while it runs: call it from the main
+// thread, once.
 #pragma once
 
 #include <string>

@@ -1,4 +1,8 @@
 // `podguard check`: the engine over manifest files, for CI.
+//
+// check_inputs reads and judges files on up to --jobs threads of its own,
+// each with its own documents, sharing only the immutable Policy; call it
+// from one thread.
 #pragma once
 
 #include <string>

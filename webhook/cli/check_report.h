@@ -1,6 +1,9 @@
 // What `podguard check` found, independent of how it is printed: every
 // object with its verdict and source positions, and every input that could
 // not be read or parsed.
+//
+// Plain values: built by one thread, then read by the writers; not
+// synchronised.
 #pragma once
 
 #include <string>

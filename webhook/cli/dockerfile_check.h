@@ -2,6 +2,9 @@
 // Dockerfile check, and reported like an object (kind Dockerfile, named by
 // its path, findings at file:line:col, a finding's container being the
 // stage). A file that does not parse is an input error with its line.
+//
+// Stateless functions over their arguments; safe to call from the check
+// workers at once.
 #pragma once
 
 #include <string>

@@ -1,5 +1,8 @@
 // The inputs of `podguard check`: files, directories searched recursively
 // for *.yaml, *.yml, *.json and Dockerfiles, and `-` for standard input.
+//
+// expand_inputs and read_input touch only the files they are given; safe from
+// several threads.
 #pragma once
 
 #include <optional>

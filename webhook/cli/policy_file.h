@@ -1,4 +1,6 @@
 // Loading the PolicyConfig file for the CLI commands.
+//
+// Reads one file and builds an immutable Policy; safe from any thread.
 #pragma once
 
 #include <optional>

@@ -1,5 +1,8 @@
 // `podguard probe`: a health check for container runtimes that run a
 // command (Docker HEALTHCHECK) in an image with no curl or shell.
+//
+// Each run_* function owns the process while it runs: call it from the main
+// thread, once.
 #pragma once
 
 #include <string>

@@ -1,5 +1,8 @@
 // `podguard review [FILE|-]`: reads an AdmissionReview and prints the
 // response the webhook would send, byte for byte.
+//
+// Each run_* function owns the process while it runs: call it from the main
+// thread, once.
 #pragma once
 
 #include <string>

@@ -1,5 +1,7 @@
 // `podguard rules [--markdown]`: the rule reference, generated from the
 // registry so it cannot drift from the code.
+//
+// Writes to the stream it is given; the rule registry it reads is immutable.
 #pragma once
 
 #include <ostream>

@@ -2,6 +2,9 @@
 // breaks the contract, over TLS verified as the API server verifies it (the
 // caBundle's CA, the Service's DNS name), and checks the verdict. The
 // chart's `helm test` Pod runs it.
+//
+// Each run_* function owns the process while it runs: call it from the main
+// thread, once.
 #pragma once
 
 #include <string>

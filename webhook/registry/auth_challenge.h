@@ -5,6 +5,8 @@
 //   Basic realm="Registry Realm"
 //
 // A pure parser; the result is a plain value.
+//
+// Pure functions over header text; safe from any number of threads.
 #pragma once
 
 #include <optional>

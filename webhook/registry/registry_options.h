@@ -3,6 +3,8 @@
 // `onError`, which are the caller's business, plus a few knobs of the
 // client itself. A plain value; ImageLookup::create and RegistryClient::create
 // check it and say what is wrong.
+//
+// Plain option values; copy them freely.
 #pragma once
 
 #include <cstddef>
