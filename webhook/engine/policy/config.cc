@@ -158,21 +158,7 @@ class ConfigReader {
         error(at.key("onError"), "onError must be one of allow, warn, deny; got " + describe(*e));
       }
     }
-    if (const Json* p = find(v, "platforms")) {
-      const FieldPath p_at = at.key("platforms");
-      const std::size_t before = errors_.size();
-      std::vector<std::string> list = strings(*p, p_at, false);
-      if (errors_.size() == before) {
-        for (std::size_t i = 0; i < list.size(); ++i) {
-          Result<ImagePlatform> parsed = parse_platform(list[i]);
-          if (!parsed.ok()) {
-            error(p_at.index(i), "bad platform " + in_quotes(list[i]) + ": " + parsed.status().message() +
-                                     " (write os/architecture[/variant], e.g. linux/amd64 or linux/arm64/v8)");
-          }
-        }
-        out.platforms = std::move(list);
-      }
-    }
+    if (const Json* p = find(v, "platforms")) read_image_platforms(*p, at.key("platforms"), out);
     for (auto [key, field] : {std::pair{"credentials", &out.credentials}, std::pair{"caFile", &out.ca_file}}) {
       if (const Json* s = find(v, key)) {
         if (s->is_string() && !s->get<std::string>().empty()) {
@@ -183,37 +169,54 @@ class ConfigReader {
       }
     }
     if (const Json* r = find(v, "insecureRegistries")) out.insecure_registries = strings(*r, at.key("insecureRegistries"), false);
-    if (const Json* m = find(v, "mirrors")) {
-      const FieldPath m_at = at.key("mirrors");
-      if (expect_map(*m, m_at, "mirrors")) {
-        for (const auto& [registry, mirror] : m->items()) {
-          if (mirror.is_string() && !mirror.get<std::string>().empty() && !registry.empty()) {
-            out.mirrors.emplace_back(std::string(registry), mirror.get<std::string>());
-          } else {
-            error(m_at.key(registry), "expected the mirror's host[:port][/path], got " + describe(mirror));
-          }
+    if (const Json* m = find(v, "mirrors")) read_image_mirrors(*m, at.key("mirrors"), out);
+    if (const Json* c = find(v, "cache")) read_image_cache(*c, at.key("cache"), out);
+  }
+
+  void read_image_platforms(const Json& p, const FieldPath& p_at, ImageSettings& out) {
+    const std::size_t before = errors_.size();
+    std::vector<std::string> list = strings(p, p_at, false);
+    if (errors_.size() == before) {
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        Result<ImagePlatform> parsed = parse_platform(list[i]);
+        if (!parsed.ok()) {
+          error(p_at.index(i), "bad platform " + in_quotes(list[i]) + ": " + parsed.status().message() +
+                                   " (write os/architecture[/variant], e.g. linux/amd64 or linux/arm64/v8)");
+        }
+      }
+      out.platforms = std::move(list);
+    }
+  }
+
+  void read_image_mirrors(const Json& m, const FieldPath& m_at, ImageSettings& out) {
+    if (expect_map(m, m_at, "mirrors")) {
+      for (const auto& [registry, mirror] : m.items()) {
+        if (mirror.is_string() && !mirror.get<std::string>().empty() && !registry.empty()) {
+          out.mirrors.emplace_back(std::string(registry), mirror.get<std::string>());
+        } else {
+          error(m_at.key(registry), "expected the mirror's host[:port][/path], got " + describe(mirror));
         }
       }
     }
-    if (const Json* c = find(v, "cache")) {
-      const FieldPath c_at = at.key("cache");
-      if (expect_map(*c, c_at, "cache")) {
-        check_keys(*c, c_at, {"tagTtlSeconds", "errorTtlSeconds", "maxEntries"});
-        auto integer = [&](const char* key, std::int64_t min, std::int64_t max) -> std::optional<std::int64_t> {
-          const Json* n = find(*c, key);
-          if (n == nullptr) return std::nullopt;
-          if (n->is_number_integer() && !(n->is_number_unsigned() && n->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) &&
-              n->get<std::int64_t>() >= min && n->get<std::int64_t>() <= max) {
-            return n->get<std::int64_t>();
-          }
-          error(c_at.key(key), "expected an integer between " + std::to_string(min) + " and " + std::to_string(max) +
-                                   ", got " + describe(*n));
-          return std::nullopt;
-        };
-        if (auto n = integer("tagTtlSeconds", 0, 86400)) out.tag_ttl_seconds = static_cast<int>(*n);
-        if (auto n = integer("errorTtlSeconds", 0, 86400)) out.error_ttl_seconds = static_cast<int>(*n);
-        if (auto n = integer("maxEntries", 1, 10000000)) out.max_entries = *n;
-      }
+  }
+
+  void read_image_cache(const Json& c, const FieldPath& c_at, ImageSettings& out) {
+    if (expect_map(c, c_at, "cache")) {
+      check_keys(c, c_at, {"tagTtlSeconds", "errorTtlSeconds", "maxEntries"});
+      auto integer = [&](const char* key, std::int64_t min, std::int64_t max) -> std::optional<std::int64_t> {
+        const Json* n = find(c, key);
+        if (n == nullptr) return std::nullopt;
+        if (n->is_number_integer() && !(n->is_number_unsigned() && n->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) &&
+            n->get<std::int64_t>() >= min && n->get<std::int64_t>() <= max) {
+          return n->get<std::int64_t>();
+        }
+        error(c_at.key(key), "expected an integer between " + std::to_string(min) + " and " + std::to_string(max) +
+                                 ", got " + describe(*n));
+        return std::nullopt;
+      };
+      if (auto n = integer("tagTtlSeconds", 0, 86400)) out.tag_ttl_seconds = static_cast<int>(*n);
+      if (auto n = integer("errorTtlSeconds", 0, 86400)) out.error_ttl_seconds = static_cast<int>(*n);
+      if (auto n = integer("maxEntries", 1, 10000000)) out.max_entries = *n;
     }
   }
 
