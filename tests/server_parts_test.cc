@@ -225,6 +225,9 @@ TEST_CASE("shared slot: readers see whole values and pick up a swap on their nex
       }
     });
   }
+  // The swaps must race with reads: wait until the readers are reading (on
+  // a loaded machine the writer could otherwise finish before any started).
+  while (reads.load() < 6 * 16) std::this_thread::yield();
   for (int version = 2; version <= 200; ++version) {
     slot.store(std::make_shared<const Versioned>(Versioned{version, std::vector<int>(64, version)}));
     std::this_thread::yield();
