@@ -9,8 +9,11 @@
 // same facts and configs to many reviews, through shared_ptr to const.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/reading/image_config.h"
@@ -42,6 +45,47 @@ struct ImageFacts {
   // case. A single manifest whose config states no platform counts as one
   // for any platform.
   std::vector<PlatformImage> images;
+};
+
+// What the lookup of one image a workload names answered.
+struct ImageAnswer {
+  enum class State : std::uint8_t {
+    kFound,     // `facts` holds what the registry (or an archive) said
+    kNotFound,  // the registry says the reference does not exist (image-resolvable)
+    kFailed,    // the registry failed, refused or did not answer within the budget (images.onError)
+  };
+  State state = State::kFailed;
+  std::shared_ptr<const ImageFacts> facts;  // kFound: never null
+  std::string registry;  // the registry the reference names, e.g. "ghcr.io", for messages
+  std::string reason;    // kNotFound, kFailed: what the registry (or the budget) said
+};
+
+// The answers for the images of the objects being judged, by reference as
+// the objects write them: what the workload rules that use image facts read
+// (run-as-non-root, image-pinned, and the image rules judged per
+// container). An image that is not here was not looked up, and those rules
+// judge the spec alone, as without lookups.
+//
+// A handful of images per review: a vector searched in order.
+// Plain values: safe to share between threads once built.
+class KnownImages {
+ public:
+  // A reference added twice keeps its first answer.
+  void add(std::string reference, ImageAnswer answer) {
+    if (find(reference) == nullptr) answers_.emplace_back(std::move(reference), std::move(answer));
+  }
+  const ImageAnswer* find(std::string_view reference) const {
+    for (const auto& [ref, answer] : answers_) {
+      if (ref == reference) return &answer;
+    }
+    return nullptr;
+  }
+  bool empty() const { return answers_.empty(); }
+  std::size_t size() const { return answers_.size(); }
+  const std::vector<std::pair<std::string, ImageAnswer>>& entries() const { return answers_; }
+
+ private:
+  std::vector<std::pair<std::string, ImageAnswer>> answers_;
 };
 
 }  // namespace podguard

@@ -1,5 +1,6 @@
 #include "engine/facts/workload.h"
 
+#include <algorithm>
 #include <array>
 
 #include "engine/reading/json_access.h"
@@ -134,6 +135,15 @@ std::optional<PodView> find_pod(const Json& object) {
     return PodView(object, kind, spec, tmpl_path.key("spec"), metadata, tmpl_path.key("metadata"), long_running);
   }
   return std::nullopt;
+}
+
+std::vector<std::string_view> container_images(const PodView& pod) {
+  std::vector<std::string_view> out;
+  for (const ContainerView& c : pod.containers()) {
+    const std::string_view image = json::as_string(json::field(c.spec, "image"));
+    if (!image.empty() && std::find(out.begin(), out.end(), image) == out.end()) out.push_back(image);
+  }
+  return out;
 }
 
 bool is_list(const Json& object) {

@@ -89,6 +89,11 @@ class PodView {
 // nullopt for every other kind.
 std::optional<PodView> find_pod(const Json& object);
 
+// The images the pod's containers name (init, regular, ephemeral), each
+// once, in container order; empty and absent images left out. What image
+// lookups are asked for.
+std::vector<std::string_view> container_images(const PodView& pod);
+
 // True for List and *List objects with an items array.
 bool is_list(const Json& object);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/facts/api_types.h"
+#include "engine/facts/image_facts.h"
 #include "engine/policy/policy.h"
 
 namespace podguard {
@@ -88,6 +89,10 @@ struct EvalOptions {
   // the types are right by construction, and checking them again would cost
   // a twelfth of the engine's work per review.
   bool check_api_types = true;
+  // What image lookups answered for the images of the objects judged
+  // (facts/image_facts.h); nullptr or an image missing from it: the rules
+  // judge the spec alone. Not owned; must outlive the evaluation.
+  const KnownImages* images = nullptr;
 };
 
 // Evaluates one object (skipped when it has no pod spec).
