@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/policy/config.h"
 #include "engine/policy/policy.h"
 #include "engine/reading/manifest_reader.h"
 #include "engine/rules/builtin.h"
@@ -96,6 +97,14 @@ inline std::vector<std::filesystem::path> files_in(const std::filesystem::path& 
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// The policy of a PolicyConfig body (what follows apiVersion and kind) over
+// the built-in rules; throws with the loader's messages when it is invalid.
+inline Policy policy_from_config(const std::string& body) {
+  ConfigLoad load = load_config("apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\n" + body, builtin_rules());
+  if (!load.policy) throw std::runtime_error(format_config_errors("test config", load.errors));
+  return std::move(*load.policy);
 }
 
 }  // namespace podguard::testing

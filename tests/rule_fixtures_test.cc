@@ -12,6 +12,12 @@
 //   # path: <field path>  a fail file must report a violation at this path
 //   # params: {json}      parameters for the rule (merged over the defaults)
 //   # namespace: <ns>     default namespace for objects that set none
+//
+// A fixture `x.yaml` with a sibling `x.images.json` is judged with image
+// lookups on: that file says what each image reference answered (a config
+// blob, platforms, notFound or failed; see tests/known_images.h). Rules
+// that judge images but not pods (image-user, image-resolvable...) may have
+// such fixtures too: their image checks then run on the pod's containers.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -20,6 +26,7 @@
 #include "engine/policy/evaluate.h"
 #include "engine/rules/builtin.h"
 #include "fixture_files.h"
+#include "known_images.h"
 
 namespace podguard {
 namespace {
@@ -57,6 +64,15 @@ void run_fixture(const std::string& rule_id, std::size_t rule, const fs::path& f
   REQUIRE_MESSAGE(!read.documents.empty(), "fixture has no objects");
   EvalOptions options;
   options.default_namespace = d.ns;
+  fs::path images_file = file;
+  images_file.replace_extension(".images.json");
+  KnownImages images;
+  if (fs::exists(images_file)) {
+    const Json doc = Json::parse(testing::read_text(images_file), nullptr, false);
+    REQUIRE_MESSAGE(!doc.is_discarded(), images_file.string() << " is not JSON");
+    images = testing::known_images_from_json(doc);
+    options.images = &images;
+  }
   const Policy policy = testing::only_rule(rule, d.params);
 
   std::vector<const Violation*> all;
@@ -101,13 +117,20 @@ TEST_CASE("every rule has pass and fail fixtures, and they hold") {
   const fs::path root = testing::test_fixtures_dir();
   for (std::size_t i = 0; i < registry.size(); ++i) {
     const std::string& id = registry.at(i).doc.id;
-    if (registry.at(i).check == nullptr) continue;  // judges Dockerfiles only
+    const bool judges_pods = registry.at(i).check != nullptr;
+    if (!judges_pods && registry.at(i).image_check == nullptr) continue;  // judges Dockerfiles only
     SUBCASE(id.c_str()) {
       for (bool fail : {false, true}) {
         const fs::path dir = root / id / (fail ? "fail" : "pass");
         auto files = testing::files_in(dir, ".yaml");
-        CHECK_MESSAGE(files.size() >= 2, id << " needs at least two fixtures in " << dir.string());
-        for (const auto& f : files) run_fixture(id, i, f, fail);
+        // An image rule's pod fixtures are optional, and need image answers.
+        if (judges_pods) CHECK_MESSAGE(files.size() >= 2, id << " needs at least two fixtures in " << dir.string());
+        for (const auto& f : files) {
+          fs::path images = f;
+          images.replace_extension(".images.json");
+          if (!judges_pods) CHECK_MESSAGE(fs::exists(images), f.string() << " needs " << images.filename().string());
+          run_fixture(id, i, f, fail);
+        }
       }
     }
   }

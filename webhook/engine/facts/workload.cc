@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "engine/facts/image_facts.h"
 #include "engine/reading/json_access.h"
 
 namespace podguard {
@@ -93,6 +94,12 @@ FieldPath PodView::container_path(const ContainerView& c) const {
   if (c.kind == ContainerKind::kInit) list = "initContainers";
   if (c.kind == ContainerKind::kEphemeral) list = "ephemeralContainers";
   return spec_path_.key(list).index(c.index);
+}
+
+const ImageAnswer* PodView::image_answer(const ContainerView& c) const {
+  if (images_ == nullptr) return nullptr;
+  const std::string_view image = json::as_string(json::field(c.spec, "image"));
+  return image.empty() ? nullptr : images_->find(image);
 }
 
 const Json* PodView::pod_security_context() const { return json::field(spec_, "securityContext"); }

@@ -19,6 +19,9 @@
 
 namespace podguard {
 
+class KnownImages;    // engine/facts/image_facts.h
+struct ImageAnswer;
+
 enum class ContainerKind { kInit, kRegular, kEphemeral };
 
 struct ContainerView {
@@ -72,6 +75,14 @@ class PodView {
 
   const Json* pod_security_context() const;
 
+  // What image lookups answered for the images the containers name, looked
+  // up by a container's `image` exactly as written; nullptr when no lookups
+  // were made (the rules then judge the spec alone). Not owned.
+  const KnownImages* images() const { return images_; }
+  void set_images(const KnownImages* images) { images_ = images; }
+  // The answer for the container's image; nullptr when it was not looked up.
+  const ImageAnswer* image_answer(const ContainerView& c) const;
+
  private:
   const Json* object_;
   std::string_view kind_;
@@ -81,6 +92,7 @@ class PodView {
   FieldPath metadata_path_;
   bool long_running_;
   std::vector<ContainerView> containers_;
+  const KnownImages* images_ = nullptr;
 };
 
 // The pod spec of a Pod, PodTemplate, ReplicationController, Deployment,

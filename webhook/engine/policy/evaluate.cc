@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/policy/evaluate_image.h"
 #include "engine/policy/glob.h"
 #include "engine/reading/json_access.h"
 #include "engine/facts/workload.h"
@@ -167,6 +168,82 @@ class CappedFindings final : public FindingGate {
   std::size_t kept_exempted_ = 0;
 };
 
+// " (linux/arm64)" after a finding about one platform image of several,
+// unless the rule's message names the platform already.
+std::string platform_note(const ImageFacts* facts, const ImageFindings::Entry& f) {
+  if (facts == nullptr || facts->images.size() < 2 || f.image >= facts->images.size()) return {};
+  std::string platform = facts->images[f.image].platform.to_string();
+  if (f.message.find(platform) != std::string::npos) return {};
+  return " (" + platform + ")";
+}
+
+// Runs `rule`'s image check on the image of every container that lookups
+// found (or that the registry says does not exist), and adds each finding
+// to `out` on that container, at its `image` field. Every container gets
+// the findings of its image, when several share one.
+void judge_container_images(const Rule& rule, const RuleParams& params, const PodView& pod,
+                            const KnownImages& images, ImageFindings& scratch, Findings& out) {
+  for (const ContainerView& c : pod.containers()) {
+    const std::string_view reference = json::as_string(json::field(c.spec, "image"));
+    const ImageAnswer* answer = reference.empty() ? nullptr : images.find(reference);
+    if (answer == nullptr || answer->state == ImageAnswer::State::kFailed) continue;
+    const ImageFacts* facts = answer->state == ImageAnswer::State::kFound ? answer->facts.get() : nullptr;
+    if (answer->state == ImageAnswer::State::kFound && facts == nullptr) continue;
+    scratch.clear();
+    rule.image_check(ImageSubject{reference, facts, facts == nullptr ? answer->reason : std::string_view()}, params,
+                     scratch);
+    for (const ImageFindings::Entry& f : scratch.entries()) {
+      out.add(
+          &c, [&] { return pod.container_path(c).key("image"); },
+          [&] { return "image \"" + std::string(reference) + "\": " + f.message + platform_note(facts, f); });
+    }
+  }
+}
+
+// A finding on every container whose image's lookup failed, for the rule
+// failed lookups are reported under (at `action`, from
+// unreachable_image_action).
+void report_failed_lookups(const Policy& policy, Action action, const PodView& pod, const KnownImages& images,
+                           Findings& out) {
+  for (const ContainerView& c : pod.containers()) {
+    const std::string_view reference = json::as_string(json::field(c.spec, "image"));
+    const ImageAnswer* answer = reference.empty() ? nullptr : images.find(reference);
+    if (answer == nullptr || answer->state != ImageAnswer::State::kFailed) continue;
+    out.add(
+        &c, [&] { return pod.container_path(c).key("image"); },
+        [&] {
+          return "image \"" + std::string(reference) + "\": " +
+                 unreachable_image_message(policy, action, answer->registry, answer->reason);
+        });
+  }
+}
+
+// What one rule found in the object, after exemptions, into the verdict.
+// Findings from `failures_from` on are failed lookups, at `failure_action`.
+void record(ObjectVerdict& v, const Rule& rule, Action action, const std::string* annotation_reason,
+            const CappedFindings& gate, const Findings& findings, std::size_t failures_from, Action failure_action) {
+  const std::vector<Findings::Entry>& entries = findings.entries();
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    const Findings::Entry& f = entries[k];
+    const Action a = k >= failures_from ? failure_action : action;
+    if (annotation_reason != nullptr) {
+      note_exemption(v, rule.doc.id, a, *annotation_reason, "annotation", f);
+      continue;
+    }
+    if (const Exemption* covering = gate.covering(f.container)) {
+      note_exemption(v, rule.doc.id, a, covering->reason, "config", f);
+      continue;
+    }
+    Violation out;
+    out.rule = rule.doc.id;
+    out.action = a;
+    if (f.container != nullptr) out.container = std::string(f.container->name);
+    out.path = f.path;
+    out.message = f.message;
+    v.violations.push_back(std::move(out));
+  }
+}
+
 }  // namespace
 
 ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const EvalOptions& options, FieldPath root) {
@@ -187,6 +264,7 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
     v.invalid = check_api_types(object, *pod);
     if (!v.invalid.empty()) return v;
   }
+  pod->set_images(options.images);
 
   std::vector<RuleSetting> overridden;
   const std::vector<RuleSetting>* settings = &policy.rules;
@@ -197,35 +275,33 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
   const AnnotationExemptions by_annotation = annotation_exemptions(policy, object, *pod, v.notes);
 
   const RuleRegistry& registry = *policy.registry;
+  const KnownImages* images = options.images;
+  const std::optional<std::size_t> lookup_rule =
+      images != nullptr ? registry.index_of(kImageLookupRule) : std::nullopt;
+  ImageFindings image_findings;
   CappedFindings gate(policy, v, options);
   Findings findings(options.max_findings_per_rule > 0 ? &gate : nullptr);
   for (std::size_t i = 0; i < registry.size(); ++i) {
     const RuleSetting& setting = (*settings)[i];
     if (setting.action == Action::kOff) continue;
     const Rule& rule = registry.at(i);
-    if (rule.check == nullptr) continue;  // judges other inputs (Dockerfiles) only
+    const bool judges_images = images != nullptr && rule.image_check != nullptr;
+    if (rule.check == nullptr && !judges_images) continue;  // judges other inputs (Dockerfiles) only
     const std::string* annotation_reason = by_annotation.reason_for(i);
-    const bool annotation_exempt = annotation_reason != nullptr;
     findings.clear();
-    gate.start_rule(i, annotation_exempt);
-    rule.check(*pod, setting.params, findings);
-    for (const Findings::Entry& f : findings.entries()) {
-      if (annotation_exempt) {
-        note_exemption(v, rule.doc.id, setting.action, *annotation_reason, "annotation", f);
-        continue;
+    gate.start_rule(i, annotation_reason != nullptr);
+    if (rule.check != nullptr) rule.check(*pod, setting.params, findings);
+    std::size_t failures_from = static_cast<std::size_t>(-1);
+    Action failure_action = Action::kOff;
+    if (judges_images) {
+      judge_container_images(rule, setting.params, *pod, *images, image_findings, findings);
+      if (lookup_rule == i) {
+        failures_from = findings.entries().size();
+        failure_action = unreachable_image_action(policy, setting.action);
+        if (failure_action != Action::kOff) report_failed_lookups(policy, failure_action, *pod, *images, findings);
       }
-      if (const Exemption* covering = gate.covering(f.container)) {
-        note_exemption(v, rule.doc.id, setting.action, covering->reason, "config", f);
-        continue;
-      }
-      Violation out;
-      out.rule = rule.doc.id;
-      out.action = setting.action;
-      if (f.container != nullptr) out.container = std::string(f.container->name);
-      out.path = f.path;
-      out.message = f.message;
-      v.violations.push_back(std::move(out));
     }
+    record(v, rule, setting.action, annotation_reason, gate, findings, failures_from, failure_action);
     if (gate.omitted_violations > 0 || gate.omitted_exempted > 0) {
       v.omitted.push_back({rule.doc.id, setting.action, gate.omitted_violations, gate.omitted_exempted});
     }

@@ -53,6 +53,58 @@ ObjectVerdict judge(const Policy& policy, const ImageSubject& subject, const Eva
 
 }  // namespace
 
+Action unreachable_image_action(const Policy& policy, Action rule_action) {
+  Action on_error = Action::kOff;
+  switch (policy.images.on_error) {
+    case ImageSettings::OnError::kAllow:
+      on_error = Action::kOff;
+      break;
+    case ImageSettings::OnError::kWarn:
+      on_error = Action::kWarn;
+      break;
+    case ImageSettings::OnError::kDeny:
+      on_error = Action::kDeny;
+      break;
+  }
+  return std::min(on_error, rule_action);
+}
+
+std::string unreachable_image_message(const Policy& policy, Action action, std::string_view registry,
+                                      std::string_view reason) {
+  const std::string on_error(to_string(policy.images.on_error));
+  std::string out = "the image could not be looked up in " +
+                    (registry.empty() ? std::string("its registry") : std::string(registry)) + ": " +
+                    std::string(reason) + " (images.onError: " + on_error;
+  if (on_error == to_string(action)) {
+    out += " makes this a " + on_error + " finding";
+  } else {
+    out += ", but " + std::string(kImageLookupRule) + " is at " + std::string(to_string(action)) +
+           " here, so this is a " + std::string(to_string(action)) + " finding";
+  }
+  return out + "; allow would judge nothing)";
+}
+
+ObjectVerdict evaluate_unreachable_image(const Policy& policy, std::string_view reference,
+                                         std::string_view registry, std::string_view reason,
+                                         const EvalOptions& options) {
+  ObjectVerdict v;
+  v.kind = "Image";
+  v.name = std::string(reference);
+  v.checked = true;
+  const std::optional<std::size_t> rule = policy.registry->index_of(kImageLookupRule);
+  if (!rule) return v;
+  const Action action = unreachable_image_action(policy, policy.rules[*rule].action);
+  if (action == Action::kOff) return v;
+  const std::string id(kImageLookupRule);
+  if (const Exemption* e = config_covering(policy, *rule, reference, std::nullopt, options.today)) {
+    v.exempted.push_back(AppliedExemption{id, e->reason, "config", action, std::nullopt, FieldPath()});
+    return v;
+  }
+  v.violations.push_back(
+      Violation{id, action, std::nullopt, FieldPath(), unreachable_image_message(policy, action, registry, reason)});
+  return v;
+}
+
 ObjectVerdict evaluate_image(const Policy& policy, std::string_view reference, const ImageFacts& facts,
                              const EvalOptions& options) {
   return judge(policy, ImageSubject{reference, &facts, {}}, options);

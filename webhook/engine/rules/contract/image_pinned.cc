@@ -6,7 +6,8 @@
 // `app:1.2@sha256:...` are pinned by digest. Fails: no image, an invalid
 // reference, no tag and no digest, a tag matching disallowedTags (compared
 // case-insensitively) without a digest, no digest when requireDigest, or a
-// registry outside allowedRegistries when that list is not empty.
+// registry outside allowedRegistries when that list is not empty. When
+// image lookups found the image, the finding names the digest to pin to.
 //
 // In a Dockerfile: the image of every FROM that does not name an earlier
 // stage, after substituting the ARGs declared before the first FROM; FROM
@@ -15,6 +16,7 @@
 #include <cctype>
 
 #include "engine/facts/dockerfile_facts.h"
+#include "engine/facts/image_facts.h"
 #include "engine/facts/image_reference.h"
 #include "engine/policy/glob.h"
 #include "engine/reading/json_access.h"
@@ -85,11 +87,34 @@ Pin judge(const ImageParse& parsed, const PinSettings& s) {
   return s.require_digest ? Pin::kNoDigest : Pin::kPinned;
 }
 
+// The fix when lookups found the image: the digest its tag resolves to
+// now, beside the tag as written (a reference that is not pinned has no
+// digest).
+std::string pin_to_digest(std::string_view image, const ImageReference& ref, const ImageFacts& facts) {
+  return "pin it to " + std::string(image) + "@" + facts.digest + " (what " +
+         (ref.tag.empty() ? std::string(":latest") : ref.tag) + " resolves to now)";
+}
+
 // What is wrong with a reference that is not pinned, and what to write.
-std::string problem(Pin pin, std::string_view image, const ImageParse& parsed, const PinSettings& s) {
+// `facts`: what lookups found for it, or nullptr.
+std::string problem(Pin pin, std::string_view image, const ImageParse& parsed, const PinSettings& s,
+                    const ImageFacts* facts = nullptr) {
   const std::string quoted = "image \"" + std::string(image) + "\"";
   if (pin == Pin::kInvalid) return quoted + " is not a valid image reference: " + parsed.error;
   const ImageReference& ref = *parsed.ref;
+  if (facts != nullptr && !facts->digest.empty()) {
+    switch (pin) {
+      case Pin::kNoTag:
+        return quoted + " has no tag, so it means the mutable :latest; " + pin_to_digest(image, ref, *facts);
+      case Pin::kDisallowedTag:
+        return quoted + " uses the mutable tag \"" + ref.tag + "\"; " + pin_to_digest(image, ref, *facts) +
+               ", or to a release tag";
+      case Pin::kNoDigest:
+        return quoted + " is not pinned by digest and requireDigest is on; " + pin_to_digest(image, ref, *facts);
+      default:
+        break;
+    }
+  }
   auto fix = [&] {
     std::string base(image.substr(0, image.size() - (ref.tag.empty() ? 0 : ref.tag.size() + 1)));
     if (!ref.digest.empty()) base = base.substr(0, base.find('@'));
@@ -130,7 +155,10 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     const ImageParse parsed = parse_image_reference(image);
     const Pin pin = judge(parsed, settings);
     if (pin == Pin::kPinned) continue;
-    out.add(&c, path, [&] { return problem(pin, image, parsed, settings); });
+    const ImageAnswer* answer = pod.image_answer(c);
+    const ImageFacts* facts =
+        answer != nullptr && answer->state == ImageAnswer::State::kFound ? answer->facts.get() : nullptr;
+    out.add(&c, path, [&] { return problem(pin, image, parsed, settings, facts); });
   }
 }
 
@@ -178,10 +206,12 @@ const Rule& image_pinned() {
                   "disallowedTags (glob patterns, compared case-insensitively), no digest when requireDigest is "
                   "true, and a registry outside allowedRegistries when that list is not empty (an entry with a "
                   "'/' matches registry/repository, e.g. ghcr.io/acme/*; without, the registry host; images "
-                  "without a registry come from docker.io). In a Dockerfile it judges the image of every FROM "
-                  "that does not name an earlier stage (FROM <stage> is judged where that stage begins), after "
-                  "substituting the ARGs declared before the first FROM; FROM scratch passes, and an image that "
-                  "depends on an ARG without a default fails, since it cannot be known before the build.",
+                  "without a registry come from docker.io). When image lookups are on and found the image, the "
+                  "finding names the digest its tag resolves to now, to pin to (app:1.4@sha256:<digest>). In a "
+                  "Dockerfile it judges the image of every FROM that does not name an earlier stage (FROM <stage> "
+                  "is judged where that stage begins), after substituting the ARGs declared before the first "
+                  "FROM; FROM scratch passes, and an image that depends on an ARG without a default fails, since "
+                  "it cannot be known before the build.",
               .rationale =
                   "A mutable tag means the same manifest can run different code on different nodes or after a "
                   "reschedule, and a rollback may not roll anything back. Pinned images make deploys "

@@ -2,7 +2,8 @@
 //
 // Reads ports[*].containerPort of spec.containers and spec.initContainers,
 // whether the container is known to be non-root (effective runAsUser above
-// 0, or runAsUser unset and runAsNonRoot: true), its
+// 0; or runAsUser unset and, when lookups found the image, its USER a UID
+// above 0, else runAsNonRoot: true), its
 // securityContext.capabilities.add, and the pod sysctl
 // net.ipv4.ip_unprivileged_port_start. Fails on a port below 1024 (or below
 // that sysctl, when the pod lowers it) in a non-root container that does not
@@ -41,11 +42,14 @@ std::int64_t unprivileged_port_start(const PodView& pod) {
   return 1024;
 }
 
-// Known to run as a non-root user: an effective UID above 0, or no UID and
-// runAsNonRoot: true (the kubelet then refuses a root image).
+// Known to run as a non-root user: an effective UID above 0; or no UID and
+// an image (when lookups found it) whose USER is a UID above 0 on every
+// platform judged; or no UID, the image unknown and runAsNonRoot: true (the
+// kubelet then refuses a root image).
 bool known_non_root(const PodView& pod, const ContainerView& c) {
   const RunAs r = evaluate_run_as(pod, c, 1);
   if (r.uid) return *r.uid > 0;
+  if (!r.image_users.empty()) return r.image_known_non_root();
   return r.verdict == RunAs::Verdict::kNonRoot;
 }
 
@@ -80,7 +84,8 @@ const Rule& privileged_port() {
               .summary = "A non-root container exposing a port below 1024 without NET_BIND_SERVICE.",
               .description =
                   "Checks ports[].containerPort on containers and init containers known to run as non-root "
-                  "(effective runAsUser above 0, or runAsUser unset and runAsNonRoot: true). A port below 1024 "
+                  "(effective runAsUser above 0; or runAsUser unset and, when image lookups found the image, its "
+                  "USER a UID above 0 on every platform judged, else runAsNonRoot: true). A port below 1024 "
                   "fails unless securityContext.capabilities.add has NET_BIND_SERVICE, or the pod sets the sysctl "
                   "net.ipv4.ip_unprivileged_port_start at or below the port. Containers that may run as root are "
                   "left to run-as-non-root.",
