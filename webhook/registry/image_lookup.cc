@@ -5,6 +5,7 @@
 
 #include "engine/facts/image_reference.h"
 #include "registry/deadline_timer.h"
+#include "registry/image_assembly.h"
 #include "registry/lru_cache.h"
 #include "registry/registry_client.h"
 #include "registry/worker_pool.h"
@@ -249,40 +250,15 @@ struct ImageLookup::Impl : std::enable_shared_from_this<ImageLookup::Impl> {
     facts.registry = t.ref.registry;
     facts.name = t.ref.name();
     facts.digest = top->digest;
-    const ImageManifest& manifest = top->manifest;
-    if (manifest.is_index()) {
-      facts.multi_platform = true;
-      facts.offered = offered_platforms(manifest);
-      std::vector<const ImageDescriptor*> chosen;
-      if (platforms.empty()) {
-        for (const ImageDescriptor& d : manifest.manifests) {
-          if (!d.attestation && d.platform) chosen.push_back(&d);
-        }
-      } else {
-        chosen = select_platforms(manifest, platforms);
-      }
-      for (const ImageDescriptor* d : chosen) {
-        auto m = client->fetch_manifest(t.ref, d->digest, deadline);
-        if (!m.ok()) return m.status();
-        if (!m->manifest.has_image_config()) {
-          return not_an_image(t, m->manifest, "the " + d->platform->to_string() + " entry " + d->digest);
-        }
-        auto c = config(t, m->manifest.config.digest, deadline);
-        if (!c.ok()) return c.status();
-        facts.images.push_back({*d->platform, d->digest, m->manifest.config.digest, std::move(*c)});
-      }
-    } else {
-      if (!manifest.has_image_config()) {
-        return not_an_image(t, manifest, "the manifest " + facts.digest);
-      }
-      auto c = config(t, manifest.config.digest, deadline);
-      if (!c.ok()) return c.status();
-      const ImagePlatform platform{(*c)->os, (*c)->architecture, (*c)->variant};
-      if (!platform.os.empty()) facts.offered.push_back(platform);
-      bool wanted = platforms.empty() || platform.os.empty();
-      for (const ImagePlatform& p : platforms) wanted = wanted || platform_matches(p, platform);
-      if (wanted) facts.images.push_back({platform, facts.digest, manifest.config.digest, std::move(*c)});
-    }
+    ImageParts parts;
+    parts.manifest = [&](const ImageDescriptor& d) -> Result<ImageManifest> {
+      auto m = client->fetch_manifest(t.ref, d.digest, deadline);
+      if (!m.ok()) return m.status();
+      return std::move(m->manifest);
+    };
+    parts.config = [&](const std::string& digest) { return config(t, digest, deadline); };
+    parts.not_an_image = [&](const ImageManifest& m, const std::string& what) { return not_an_image(t, m, what); };
+    if (Status s = assemble_image(top->manifest, platforms, parts, facts); !s.ok()) return s;
     return ImageResult(std::shared_ptr<const ImageFacts>(std::move(shared)));
   }
 
@@ -354,11 +330,9 @@ ImageLookup::~ImageLookup() {
 
 Result<std::unique_ptr<ImageLookup>> ImageLookup::create(const RegistryOptions& options) {
   auto impl = std::make_shared<Impl>(options);
-  for (const std::string& text : options.platforms) {
-    auto p = parse_platform(text);
-    if (!p.ok()) return Status(p.error()).with_key("platforms");
-    impl->platforms.push_back(std::move(*p));
-  }
+  auto platforms = parse_platforms(options.platforms);
+  if (!platforms.ok()) return platforms.status();
+  impl->platforms = std::move(*platforms);
   if (options.workers < 1 || options.workers > 256) {
     return Status::invalid_input("must be between 1 and 256").with_key("workers");
   }

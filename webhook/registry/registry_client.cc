@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "registry/auth_challenge.h"
+#include "registry/blob_digest.h"
 #include "registry/deadline_timer.h"
 #include "registry/docker_credentials.h"
 
@@ -147,24 +148,6 @@ std::string base64(std::string_view s) {
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
   out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-// "sha256:<hex>" of `data` with the algorithm of `like` (sha256 or sha512).
-std::optional<std::string> digest_of(std::string_view data, std::string_view like = "sha256:") {
-  const std::string_view algorithm = like.substr(0, like.find(':'));
-  const EVP_MD* md = algorithm == "sha256" ? EVP_sha256() : algorithm == "sha512" ? EVP_sha512() : nullptr;
-  if (md == nullptr) return std::nullopt;
-  unsigned char hash[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), hash, &size, md, nullptr) != 1) return std::nullopt;
-  static const char* kHex = "0123456789abcdef";
-  std::string out(algorithm);
-  out += ':';
-  for (unsigned int i = 0; i < size; ++i) {
-    out += kHex[hash[i] >> 4];
-    out += kHex[hash[i] & 15];
-  }
   return out;
 }
 
