@@ -12,6 +12,7 @@
 #include "registry/image_archive.h"
 #include "registry/image_assembly.h"
 #include "registry/image_lookup.h"
+#include "registry/policy_images.h"
 
 namespace podguard::cli {
 
@@ -40,20 +41,6 @@ CLI::App* add_image_command(CLI::App& app, ImageOptions& options) {
 }
 
 namespace {
-
-registry::RegistryOptions registry_options(const ImageSettings& s) {
-  registry::RegistryOptions o;
-  o.timeout_seconds = s.timeout_seconds;
-  o.platforms = s.platforms;
-  o.credentials_file = s.credentials;
-  o.ca_file = s.ca_file;
-  o.insecure_registries = s.insecure_registries;
-  for (const auto& [from, to] : s.mirrors) o.mirrors[from] = to;
-  o.cache.tag_ttl_seconds = s.tag_ttl_seconds;
-  o.cache.error_ttl_seconds = s.error_ttl_seconds;
-  o.cache.max_entries = static_cast<std::size_t>(s.max_entries);
-  return o;
-}
 
 constexpr std::string_view kLookupRule = "image-resolvable";
 
@@ -168,7 +155,7 @@ int run_image(const ImageOptions& options) {
   CheckReport report;
   if (!options.references.empty()) {
     Result<std::unique_ptr<registry::ImageLookup>> lookup =
-        registry::ImageLookup::create(registry_options(policy->images));
+        registry::ImageLookup::create(registry::registry_options(policy->images));
     if (!lookup.ok()) {
       std::cerr << "podguard: error: images: " << lookup.status().message() << "\n";
       return 2;

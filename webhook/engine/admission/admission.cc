@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 
+#include "engine/facts/workload.h"
 #include "engine/reading/json_access.h"
 #include "engine/reading/manifest_reader.h"
 
@@ -317,14 +318,59 @@ Result<const Json*> start_outcome(const Json& review, AdmissionOutcome& o) {
   return request;
 }
 
+bool judged_operation(const AdmissionOutcome& o) {
+  return o.operation != "DELETE" && o.operation != "CONNECT" && o.sub_resource.empty();
+}
+
+// The `images` audit annotation: what each image the object names resolved
+// to, so that the audit log records which image a pod was admitted with
+// (a tag may move later). "ref=name@digest", or why it is not known.
+void audit_images(const Json* object, const KnownImages& images, AdmissionOutcome& o) {
+  const std::optional<PodView> pod = find_pod(*object);
+  if (!pod) return;
+  std::string value;
+  for (const std::string_view image : container_images(*pod)) {
+    const ImageAnswer* a = images.find(image);
+    if (a == nullptr) continue;
+    value += value.empty() ? "" : "; ";
+    value += image;
+    switch (a->state) {
+      case ImageAnswer::State::kFound:
+        value += "=" + a->facts->name + "@" + a->facts->digest;
+        break;
+      case ImageAnswer::State::kNotFound:
+        value += " not found in " + a->registry;
+        break;
+      case ImageAnswer::State::kFailed:
+        value += " not looked up (" + a->registry + " failed)";
+        break;
+    }
+  }
+  if (!value.empty()) o.response["response"]["auditAnnotations"]["images"] = cut(std::move(value), kMaxAuditValue);
+}
+
 }  // namespace
 
-AdmissionResult review_admission(const Policy& policy, const Json& review, Day today) {
+std::vector<std::string> admission_images(const Policy& policy, const Json& review) {
+  std::vector<std::string> out;
+  if (!policy.images.lookup) return out;
+  AdmissionOutcome o;
+  const Result<const Json*> request = start_outcome(review, o);
+  if (!request.ok() || !judged_operation(o)) return out;
+  const Json* object = json::field(*request, "object");
+  if (object == nullptr || !object->is_object()) return out;
+  if (const std::optional<PodView> pod = find_pod(*object)) {
+    for (const std::string_view image : container_images(*pod)) out.emplace_back(image);
+  }
+  return out;
+}
+
+AdmissionResult review_admission(const Policy& policy, const Json& review, Day today, const KnownImages* images) {
   AdmissionOutcome o;
   const Result<const Json*> request = start_outcome(review, o);
   if (!request.ok()) return fail(request.error().message());
   AdmissionResult result;
-  if (o.operation == "DELETE" || o.operation == "CONNECT" || !o.sub_resource.empty()) {
+  if (!judged_operation(o)) {
     result.outcome = std::move(o);
     return result;
   }
@@ -336,6 +382,7 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
   options.today = today;
   options.max_findings_per_rule = kMaxFindingsPerRule;
   options.check_api_types = false;  // the API server decoded the object already
+  options.images = images;
   ObjectVerdict verdict = evaluate_object(policy, *object, options);
   if (o.name.empty()) o.name = verdict.name;
   if (o.ns.empty()) o.ns = verdict.ns;
@@ -349,6 +396,7 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
     before.emplace(evaluate_object(policy, *old_object, options), *old_object);
   }
   answer(verdict, *object, before ? &*before : nullptr, o);
+  if (images != nullptr && !images->empty()) audit_images(object, *images, o);
   result.outcome = std::move(o);
   return result;
 }
@@ -381,7 +429,13 @@ ReadResult read_admission_review(std::string_view body) {
   return read_documents(body, InputFormat::kJson, limits);
 }
 
-AdmissionResult review_admission_read(const Policy& policy, const ReadResult& read, Day today) {
+std::vector<std::string> admission_images(const Policy& policy, const ReadResult& read) {
+  if (!policy.images.lookup || !read.error.ok() || read.documents.size() != 1) return {};
+  return admission_images(policy, read.documents.front().value);
+}
+
+AdmissionResult review_admission_read(const Policy& policy, const ReadResult& read, Day today,
+                                      const KnownImages* images) {
   if (!read.error.ok()) {
     return fail("the body is not valid JSON: " + read.error.message() + " (line " + std::to_string(read.error.pos().line) +
                 ", column " + std::to_string(read.error.pos().column) + ")");
@@ -389,7 +443,7 @@ AdmissionResult review_admission_read(const Policy& policy, const ReadResult& re
   if (read.documents.size() != 1) {
     return fail(read.documents.empty() ? "the body is empty" : "the body holds more than one JSON value");
   }
-  return review_admission(policy, read.documents.front().value, today);
+  return review_admission(policy, read.documents.front().value, today, images);
 }
 
 AdmissionResult review_admission_text(const Policy& policy, std::string_view body, Day today) {

@@ -60,8 +60,19 @@ struct AdmissionResult {
 };
 
 // Decides a parsed AdmissionReview (admission.k8s.io/v1, or v1beta1; the
-// response uses the request's apiVersion and uid).
-AdmissionResult review_admission(const Policy& policy, const Json& review, Day today = today_utc());
+// response uses the request's apiVersion and uid). `images` holds what
+// lookups answered for the object's images (admission_images); with it the
+// image rules judge them, and the response's audit annotation `images`
+// records what each reference resolved to.
+AdmissionResult review_admission(const Policy& policy, const Json& review, Day today = today_utc(),
+                                 const KnownImages* images = nullptr);
+
+// The images to look up before deciding a review: those the object's
+// containers name, when the policy looks images up (images.lookup) and the
+// review is one that gets judged; empty otherwise (lookups off, DELETE,
+// CONNECT, a subresource, a kind without a pod spec, a malformed review,
+// which review_admission then answers without lookups).
+std::vector<std::string> admission_images(const Policy& policy, const Json& review);
 
 // Parses the body first; malformed JSON is an error.
 AdmissionResult review_admission_text(const Policy& policy, std::string_view body, Day today = today_utc());
@@ -75,7 +86,10 @@ ReadResult read_admission_review(std::string_view body);
 // syntax and counted): what no rule and no part of the decision reads, as
 // SkippedFields patterns.
 const std::vector<std::string>& unread_review_fields();
-AdmissionResult review_admission_read(const Policy& policy, const ReadResult& read, Day today = today_utc());
+AdmissionResult review_admission_read(const Policy& policy, const ReadResult& read, Day today = today_utc(),
+                                      const KnownImages* images = nullptr);
+// admission_images of what read_admission_review read.
+std::vector<std::string> admission_images(const Policy& policy, const ReadResult& read);
 
 // Fits warnings to the API server's limits: each at most kMaxWarningLength
 // bytes (cut at a character boundary, ending in "..."), all together at most
