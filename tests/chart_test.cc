@@ -1129,6 +1129,35 @@ TEST_CASE("chart: bad values are rejected with a message naming the value") {
       {{"--set", "tls.certgen.resources.limits.memory=lots"}, "memory"},
       {{"--set", "test.enabled=perhaps"}, "enabled"},
       {{"--set", "priorityClassName=Not_A_Class"}, "priorityClassName"},
+      // Image lookups: the shapes podguard's config takes, and no inline credentials.
+      {{"--set", "imageLookup.onError=maybe"}, "onError"},
+      {{"--set", "imageLookup.timeoutSeconds=-1"}, "timeoutSeconds"},
+      {{"--set", "imageLookup.timeoutSeconds=0"}, "timeoutSeconds"},
+      {{"--set", "imageLookup.timeoutSeconds=31"}, "timeoutSeconds"},
+      {{"--set", "imageLookup.enabled=yes"}, "enabled"},
+      {{"--set", "imageLookup.platforms[0]=linux"}, "platforms"},
+      {{"--set", "imageLookup.cache.maxEntries=0"}, "maxEntries"},
+      {{"--set", "imageLookup.cache.tagTtlSeconds=-5"}, "tagTtlSeconds"},
+      {{"--set", "imageLookup.cache.errorTtlSeconds=90000"}, "errorTtlSeconds"},
+      {{"--set", "imageLookup.cache.ttl=5"}, "ttl"},
+      {file("mirror.yaml", "imageLookup: {mirrors: {docker.io: 'https://mirror.internal'}}\n"), "mirrors"},
+      {{"--set", "imageLookup.insecureRegistries[0]=http://registry.local"}, "insecureRegistries"},
+      {{"--set", "imageLookup.credentials.create=true"}, "create"},
+      {file("inline.yaml", "imageLookup: {credentials: {dockerconfigjson: '{\"auths\": {}}'}}\n"), "dockerconfigjson"},
+      {{"--set", "imageLookup.credentials.existingSecret=Not_A_Name"}, "existingSecret"},
+      {{"--set", "imageLookup.ca.existingConfigMap=Not_A_Name"}, "existingConfigMap"},
+      {{"--set", "imageLookup.enabled=true", "--set", "imageLookup.ca.existingSecret=a", "--set",
+        "imageLookup.ca.existingConfigMap=b"},
+       "imageLookup.ca: set existingSecret or existingConfigMap, not both"},
+      {file("egress.yaml", "imageLookup: {egress: [{ports: [{port: 443, protocol: ICMP}]}]}\n"), "protocol"},
+      {file("egress2.yaml", "imageLookup: {egress: [{too: [{ipBlock: {cidr: 10.0.0.0/8}}]}]}\n"), "too"},
+      {file("dns.yaml", "imageLookup: {dnsTo: [{ipBlock: {cidr: 10.0.0.0}}]}\n"), "cidr"},
+      {{"--set", "policy.images.lookup=true"}, "images"},
+      // The lookup budget must fit in the API server's wait.
+      {{"--set", "imageLookup.enabled=true", "--set", "imageLookup.timeoutSeconds=5"},
+       "imageLookup.timeoutSeconds (5) must be below timeoutSeconds (5)"},
+      {{"--set", "imageLookup.enabled=true", "--set", "timeoutSeconds=2"},
+       "imageLookup.timeoutSeconds (2) must be below timeoutSeconds (2)"},
   };
   for (const auto& bad : cases) {
     std::string shown;
@@ -1220,6 +1249,16 @@ data:
                                         "--api-versions", "cert-manager.io/v1"});
   CHECK(contains(single, "WARNING: replicaCount is 1"));
   CHECK(contains(single, "get certificate guard-podguard-tls"));
+  CHECK_FALSE(contains(notes, "Image lookups are on"));
+
+  const std::string lookups = notes_for({"--set", "imageLookup.enabled=true", "--set",
+                                         "imageLookup.credentials.existingSecret=regcred", "--set",
+                                         "imageLookup.ca.existingConfigMap=corp-ca"});
+  CHECK(contains(lookups, "Image lookups are on"));
+  CHECK(contains(lookups, "kubectl -n sec get secret regcred"));
+  CHECK(contains(lookups, "kubectl -n sec get configmap corp-ca"));
+  CHECK(contains(lookups, "kubectl -n sec rollout restart deployment/guard-podguard"));
+  CHECK(contains(lookups, "--no-image-lookup"));
 }
 
 // ================================================ the values operators expect
@@ -1279,6 +1318,26 @@ tls:
 const char* const kOpenShift = R"(podSecurityContext: {runAsUser: null, runAsGroup: null, fsGroup: null}
 )";
 
+// Image lookups with every setting: a private registry's login, a CA from a
+// ConfigMap, a mirror, egress tightened to a CIDR and DNS to kube-dns.
+const char* const kImageLookup = R"yaml(imageLookup:
+  enabled: true
+  timeoutSeconds: 1.5
+  onError: allow
+  platforms: [linux/amd64, linux/arm64]
+  mirrors: {docker.io: mirror.internal, ghcr.io: "registry.corp:5000/ghcr"}
+  insecureRegistries: ["localhost:5000"]
+  cache: {tagTtlSeconds: 60, errorTtlSeconds: 10, maxEntries: 2000000}
+  credentials: {existingSecret: regcred}
+  ca: {existingConfigMap: corp-ca, key: bundle.pem}
+  egress:
+    - to: [{ipBlock: {cidr: 10.20.0.0/16}}]
+      ports: [{port: 443, protocol: TCP}, {port: 5000, protocol: TCP}]
+  dnsTo:
+    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}
+      podSelector: {matchLabels: {k8s-app: kube-dns}}
+)yaml";
+
 // The value sets the suite renders: name, helm arguments (files relative to `dir`).
 std::vector<std::pair<std::string, std::vector<std::string>>> value_sets(const TempDir& dir) {
   const std::string every = dir.write("every.yaml", kEveryKnob).string();
@@ -1287,6 +1346,8 @@ std::vector<std::pair<std::string, std::vector<std::string>>> value_sets(const T
   auto sets = tls_modes(existing);
   sets.push_back({"every knob", {"-f", every, "--api-versions", "monitoring.coreos.com/v1"}});
   sets.push_back({"OpenShift", {"-f", openshift}});
+  sets.push_back({"image lookups", {"-f", dir.write("image-lookup.yaml", kImageLookup).string()}});
+  sets.push_back({"image lookups, defaults", {"--set", "imageLookup.enabled=true"}});
   return sets;
 }
 
@@ -1568,6 +1629,191 @@ TEST_CASE("chart: OpenShift values unset the fixed IDs and still pass podguard")
   CHECK(sc.at("runAsNonRoot") == true);
   CHECK(sc.at("seccompProfile").at("type") == "RuntimeDefault");
   check_clean("chart, OpenShift", r.text);
+}
+
+namespace {
+
+// The policy podguard reads from a rendering's ConfigMap, loaded as podguard loads it.
+Policy rendered_policy(const Rendering& r) {
+  const std::string text = r.one("ConfigMap").at("data").at("policy.yaml").get<std::string>();
+  const ConfigLoad load = load_config(text, builtin_rules());
+  INFO(text);
+  INFO(format_config_errors("policy.yaml", load.errors));
+  REQUIRE(load.policy.has_value());
+  return *load.policy;
+}
+
+const Json* registry_volume(const Rendering& r) {
+  return find_named(r.one("Deployment").at("spec").at("template").at("spec").at("volumes"), "registry");
+}
+
+std::string pod_annotation(const Rendering& r, const std::string& key) {
+  const Json& meta = r.one("Deployment").at("spec").at("template").at("metadata");
+  if (!meta.contains("annotations")) return "";
+  const Json& annotations = meta.at("annotations");
+  const auto found = annotations.find(key.c_str());
+  return found == annotations.end() ? std::string() : found->template get<std::string>();
+}
+
+}  // namespace
+
+TEST_CASE("chart: image lookups are off by default, and when on add the images block, the registry files, "
+          "egress and a rolling checksum") {
+  REQUIRE_RENDERER();
+  TempDir tmp;
+  const fs::path values = tmp.write("image-lookup.yaml", kImageLookup);
+
+  SUBCASE("off (the default, whatever else imageLookup says): no images block, no mount, no egress") {
+    for (const auto& args : {std::vector<std::string>{},
+                             std::vector<std::string>{"-f", values.string(), "--set", "imageLookup.enabled=false"}}) {
+      const Rendering r = render(args);
+      CHECK_FALSE(contains(r.one("ConfigMap").at("data").at("policy.yaml").get<std::string>(), "images"));
+      CHECK_FALSE(rendered_policy(r).images.lookup);
+      CHECK(registry_volume(r) == nullptr);
+      CHECK(find_named(container(r.one("Deployment")).at("volumeMounts"), "registry") == nullptr);
+      CHECK(pod_annotation(r, "checksum/image-lookup").empty());
+      CHECK(r.one("NetworkPolicy").at("spec").at("egress").empty());
+      CHECK(strings(r.one("NetworkPolicy").at("spec").at("policyTypes")) ==
+            std::vector<std::string>{"Ingress", "Egress"});
+    }
+  }
+
+  SUBCASE("on, every setting: podguard reads them, and the files it names are where the pod mounts them") {
+    const Rendering r = render({"-f", values.string()});
+    const Policy p = rendered_policy(r);
+    const ImageSettings& images = p.images;
+    CHECK(images.lookup);
+    CHECK(images.timeout_seconds == doctest::Approx(1.5));
+    CHECK(images.on_error == ImageSettings::OnError::kAllow);
+    CHECK(images.platforms == std::vector<std::string>{"linux/amd64", "linux/arm64"});
+    CHECK(images.insecure_registries == std::vector<std::string>{"localhost:5000"});
+    CHECK(images.mirrors == std::vector<std::pair<std::string, std::string>>{
+                                {"docker.io", "mirror.internal"}, {"ghcr.io", "registry.corp:5000/ghcr"}});
+    CHECK(images.tag_ttl_seconds == 60);
+    CHECK(images.error_ttl_seconds == 10);
+    CHECK(images.max_entries == 2000000);  // an integer, not 2e+06
+    CHECK(images.credentials == "/etc/podguard/registry/config.json");
+    CHECK(images.ca_file == "/etc/podguard/registry/ca.crt");
+    // The rest of the policy is untouched.
+    CHECK(p.profile == Profile::kContract);
+    CHECK(p.allow_annotation_exemptions);
+
+    const Json* volume = registry_volume(r);
+    REQUIRE(volume != nullptr);
+    const Json& sources = volume->at("projected").at("sources");
+    REQUIRE(sources.size() == 2);
+    CHECK(sources[0].at("secret").at("name") == "regcred");
+    CHECK(canon(sources[0].at("secret").at("items")) ==
+          canon(Json::parse(R"([{"key": ".dockerconfigjson", "path": "config.json"}])")));
+    CHECK(sources[1].at("configMap").at("name") == "corp-ca");
+    CHECK(canon(sources[1].at("configMap").at("items")) ==
+          canon(Json::parse(R"([{"key": "bundle.pem", "path": "ca.crt"}])")));
+    const Json* mount = find_named(container(r.one("Deployment")).at("volumeMounts"), "registry");
+    REQUIRE(mount != nullptr);
+    CHECK(mount->at("readOnly") == true);
+    CHECK_FALSE(mount->contains("subPath"));  // a directory mount sees rotated files
+    CHECK(images.credentials == mount->at("mountPath").get<std::string>() + "/config.json");
+    CHECK(images.ca_file == mount->at("mountPath").get<std::string>() + "/ca.crt");
+
+    // Egress: DNS to the given peers, then the registry rules as given.
+    const Json& egress = r.one("NetworkPolicy").at("spec").at("egress");
+    REQUIRE(egress.size() == 2);
+    CHECK(canon(egress[0].at("ports")) ==
+          canon(Json::parse(R"([{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}])")));
+    CHECK(egress[0].at("to").at(0).at("podSelector").at("matchLabels").at("k8s-app") == "kube-dns");
+    CHECK(egress[1].at("to").at(0).at("ipBlock").at("cidr") == "10.20.0.0/16");
+    CHECK(egress[1].at("ports").size() == 2);
+    CHECK(egress[1].at("ports").at(1).at("port") == 5000);
+
+    // A change of imageLookup rolls the pods; the same values never do.
+    const std::string checksum = pod_annotation(r, "checksum/image-lookup");
+    CHECK(checksum.size() == 64);
+    CHECK(pod_annotation(render({"-f", values.string()}), "checksum/image-lookup") == checksum);
+    for (const auto& change : {std::vector<std::string>{"--set", "imageLookup.onError=deny"},
+                               std::vector<std::string>{"--set", "imageLookup.credentials.existingSecret=other"},
+                               std::vector<std::string>{"--set", "imageLookup.ca.key=ca.pem"}}) {
+      std::vector<std::string> args = {"-f", values.string()};
+      args.insert(args.end(), change.begin(), change.end());
+      CHECK(pod_annotation(render(args), "checksum/image-lookup") != checksum);
+    }
+    // A policy change alone is reloaded in place: no roll.
+    CHECK(pod_annotation(render({"-f", values.string(), "--set", "policy.profile=pss-baseline"}),
+                         "checksum/image-lookup") == checksum);
+  }
+
+  SUBCASE("on, defaults: public registries anonymously, DNS and TCP 443 anywhere") {
+    const Rendering r = render({"--set", "imageLookup.enabled=true"});
+    const ImageSettings images = rendered_policy(r).images;
+    CHECK(images.lookup);
+    CHECK(images.timeout_seconds == doctest::Approx(2));
+    CHECK(images.on_error == ImageSettings::OnError::kWarn);
+    CHECK(images.platforms == std::vector<std::string>{"linux/amd64"});
+    CHECK(images.credentials.empty());
+    CHECK(images.ca_file.empty());
+    CHECK(images.mirrors.empty());
+    CHECK(images.max_entries == 10000);
+    CHECK(registry_volume(r) == nullptr);
+    const Json& egress = r.one("NetworkPolicy").at("spec").at("egress");
+    REQUIRE(egress.size() == 2);
+    CHECK_FALSE(egress[0].contains("to"));
+    CHECK(egress[0].at("ports").at(0).at("port") == 53);
+    CHECK(canon(egress[1]) == canon(Json::parse(R"({"ports": [{"port": 443, "protocol": "TCP"}]})")));
+  }
+
+  SUBCASE("the CA from a Secret, without registry logins") {
+    const Rendering r = render({"--set", "imageLookup.enabled=true", "--set", "imageLookup.ca.existingSecret=corp-ca"});
+    const ImageSettings images = rendered_policy(r).images;
+    CHECK(images.credentials.empty());
+    CHECK(images.ca_file == "/etc/podguard/registry/ca.crt");
+    const Json* volume = registry_volume(r);
+    REQUIRE(volume != nullptr);
+    const Json& sources = volume->at("projected").at("sources");
+    REQUIRE(sources.size() == 1);
+    CHECK(sources[0].at("secret").at("name") == "corp-ca");
+    CHECK(sources[0].at("secret").at("items").at(0).at("key") == "ca.crt");
+  }
+
+  SUBCASE("a longer webhook timeout makes room for a longer lookup budget") {
+    const Rendering r = render({"--set", "imageLookup.enabled=true", "--set", "timeoutSeconds=15", "--set",
+                                "imageLookup.timeoutSeconds=10"});
+    CHECK(rendered_policy(r).images.timeout_seconds == doctest::Approx(10));
+    CHECK(webhook(r).at("timeoutSeconds") == 15);
+  }
+
+  SUBCASE("podguard check finds nothing with lookups on, under the contract and pss-restricted") {
+    const Rendering r = render({"-f", values.string()});
+    check_clean("chart, image lookups", r.text);
+    const fs::path restricted = tmp.write("restricted.yaml", kPssRestricted);
+    check_clean("chart, image lookups, pss-restricted", r.text, {}, {"-c", restricted.string()});
+  }
+}
+
+TEST_CASE("chart: manifests/components/image-lookup sets what the chart sets for the same names") {
+  REQUIRE_RENDERER();
+  const Rendering r = render({"--set", "imageLookup.enabled=true", "--set",
+                              "imageLookup.credentials.existingSecret=podguard-registry-credentials", "--set",
+                              "imageLookup.ca.existingConfigMap=podguard-registry-ca"},
+                             "podguard", "podguard");
+  const ImageSettings chart = rendered_policy(r).images;
+  const auto docs = testing::read_manifest(kSourceDir / "manifests" / "components" / "image-lookup" / "images.yaml");
+  REQUIRE(docs.size() == 1);
+  const std::string block = docs[0].value.at("data").at("images.yaml").get<std::string>();
+  const ConfigLoad load =
+      load_config("apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\n" + block + "\n", builtin_rules());
+  INFO(format_config_errors("images.yaml", load.errors));
+  REQUIRE(load.policy.has_value());
+  const ImageSettings& component = load.policy->images;
+  CHECK(component.lookup == chart.lookup);
+  CHECK(component.timeout_seconds == chart.timeout_seconds);
+  CHECK(component.on_error == chart.on_error);
+  CHECK(component.platforms == chart.platforms);
+  CHECK(component.credentials == chart.credentials);
+  CHECK(component.ca_file == chart.ca_file);
+  CHECK(component.mirrors == chart.mirrors);
+  CHECK(component.insecure_registries == chart.insecure_registries);
+  CHECK(component.tag_ttl_seconds == chart.tag_ttl_seconds);
+  CHECK(component.error_ttl_seconds == chart.error_ttl_seconds);
+  CHECK(component.max_entries == chart.max_entries);
 }
 
 TEST_CASE("chart: certgen mode: a hook Job with minimal RBAC, and a rendering that never changes") {

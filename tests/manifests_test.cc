@@ -19,6 +19,8 @@
 #include <set>
 
 #include "engine/policy/config.h"
+#include "engine/policy/policy.h"
+#include "engine/policy/registry.h"
 #include "engine/reading/document.h"
 #include "engine/reading/manifest_reader.h"
 #include "engine/rules/builtin.h"
@@ -254,8 +256,9 @@ class KustomizeWorkspace {
   KustomizeWorkspace& operator=(const KustomizeWorkspace&) = delete;
 
   // `kubectl kustomize` of manifests/ with these components; the objects by "Kind/name".
+  // `overlay` is appended to the overlay's kustomization.yaml (its own patches).
   std::map<std::string, Json> build(const std::string& kubectl, const std::vector<std::string>& components,
-                                    std::string* text = nullptr) {
+                                    std::string* text = nullptr, const std::string& overlay = "") {
     fs::path target = dir_ / "manifests";
     if (!components.empty()) {
       target = dir_ / ("overlay-" + std::to_string(overlays_++));
@@ -263,6 +266,7 @@ class KustomizeWorkspace {
       std::ofstream k(target / "kustomization.yaml");
       k << "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../manifests]\ncomponents:\n";
       for (const auto& c : components) k << "  - ../manifests/components/" << c << "\n";
+      k << overlay;
     }
     const testing::ProcessResult r = testing::run_process({kubectl, "kustomize", target.string()});
     INFO("kubectl kustomize " << target << ": " << r.err);
@@ -279,6 +283,7 @@ class KustomizeWorkspace {
     return out;
   }
   const std::string& ca_bundle() const { return ca_bundle_; }
+  const fs::path& dir() const { return dir_; }
 
  private:
   fs::path dir_;
@@ -338,7 +343,8 @@ TEST_CASE("manifests: kubectl kustomize renders the base and every component, an
     const auto k = testing::read_manifest(entry.path() / "kustomization.yaml");
     CHECK(k.at(0).value["kind"] == "Component");
   }
-  CHECK(components == std::set<std::string>{"autoscaling", "host-network", "openshift", "opt-out-label", "prometheus"});
+  CHECK(components == std::set<std::string>{"autoscaling", "host-network", "image-lookup", "openshift", "opt-out-label",
+                                            "prometheus"});
 
   SUBCASE("host-network: node ports off the common ones, the exemption, and the Service and policy follow") {
     const auto o = ws.build(*kubectl, {"host-network"}, &text);
@@ -392,9 +398,91 @@ TEST_CASE("manifests: kubectl kustomize renders the base and every component, an
     }
     CHECK(o.at("PrometheusRule/podguard")["spec"]["groups"][0]["rules"].size() == 5);
   }
+  SUBCASE("image-lookup: the images block appended to the policy, the registry files mounted, egress opened") {
+    const auto o = ws.build(*kubectl, {"image-lookup"}, &text);
+    CHECK(o.size() == base_keys.size());  // the settings ConfigMap is local-config: never applied
+    const std::string policy_text = o.at("ConfigMap/podguard-config")["data"]["policy.yaml"].get<std::string>();
+    const std::string base_text = base.at("ConfigMap/podguard-config")["data"]["policy.yaml"].get<std::string>();
+    CHECK(policy_text.rfind(base_text, 0) == 0);  // the policy as it was, then the block
+    const ConfigLoad load = load_config(policy_text, builtin_rules());
+    INFO(policy_text);
+    INFO(format_config_errors("policy.yaml", load.errors));
+    REQUIRE(load.policy.has_value());
+    const ImageSettings& images = load.policy->images;
+    CHECK(images.lookup);
+    CHECK(images.on_error == ImageSettings::OnError::kWarn);
+    const int webhook_timeout =
+        o.at("ValidatingWebhookConfiguration/podguard")["webhooks"][0]["timeoutSeconds"].get<int>();
+    CHECK(images.timeout_seconds < webhook_timeout);
+
+    const Json& pod = o.at("Deployment/podguard")["spec"]["template"]["spec"];
+    const Json& volume = pod["volumes"].back();
+    CHECK(volume["name"] == "registry");
+    const Json& sources = volume["projected"]["sources"];
+    REQUIRE(sources.size() == 2);
+    CHECK(sources[0]["secret"]["name"] == "podguard-registry-credentials");
+    CHECK(sources[0]["secret"]["items"][0]["key"] == ".dockerconfigjson");
+    CHECK(sources[1]["configMap"]["name"] == "podguard-registry-ca");
+    const Json& mount = pod["containers"][0]["volumeMounts"].back();
+    CHECK(mount["name"] == "registry");
+    CHECK(mount["readOnly"] == true);
+    const std::string dir = mount["mountPath"].get<std::string>();
+    CHECK(images.credentials == dir + "/" + sources[0]["secret"]["items"][0]["path"].get<std::string>());
+    CHECK(images.ca_file == dir + "/" + sources[1]["configMap"]["items"][0]["path"].get<std::string>());
+
+    const Json& egress = o.at("NetworkPolicy/podguard")["spec"]["egress"];
+    REQUIRE(egress.size() == 2);
+    std::set<std::string> dns;
+    for (const auto& port : egress[0]["ports"]) {
+      dns.insert(port["protocol"].get<std::string>() + "/" + std::to_string(port["port"].get<int>()));
+    }
+    CHECK(dns == std::set<std::string>{"TCP/53", "UDP/53"});
+    CHECK(egress[1]["ports"][0]["port"] == 443);
+    check_no_findings("image-lookup", text);
+  }
+  SUBCASE("image-lookup appends to the policy a component before it wrote; an overlay patch after it replaces all") {
+    const std::string own_policy = R"(      - op: replace
+        path: /data/policy.yaml
+        value: |
+          apiVersion: podguard.io/v1alpha1
+          kind: PolicyConfig
+          profile: pss-baseline
+          rules:
+            image-user: deny
+)";
+    fs::create_directories(ws.dir() / "manifests" / "components" / "my-policy");
+    std::ofstream(ws.dir() / "manifests" / "components" / "my-policy" / "kustomization.yaml")
+        << "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n"
+        << "  - target: {kind: ConfigMap, name: podguard-config}\n    patch: |-\n" << own_policy;
+    const auto o = ws.build(*kubectl, {"my-policy", "image-lookup"});
+    const ConfigLoad load = load_config(o.at("ConfigMap/podguard-config")["data"]["policy.yaml"].get<std::string>(),
+                                        builtin_rules());
+    REQUIRE(load.policy.has_value());
+    CHECK(load.policy->profile == Profile::kPssBaseline);
+    CHECK(load.policy->images.lookup);
+
+    // The overlay's own patches run after every component (docs/images.md says so).
+    const auto replaced = ws.build(*kubectl, {"image-lookup"}, nullptr,
+                                   "patches:\n  - target: {kind: ConfigMap, name: podguard-config}\n    patch: |-\n" +
+                                       own_policy);
+    CHECK(replaced.at("ConfigMap/podguard-config")["data"]["policy.yaml"].get<std::string>().find("images:") ==
+          std::string::npos);
+
+    // Without the component: no block, no volume, no egress.
+    CHECK(base.at("ConfigMap/podguard-config")["data"]["policy.yaml"].get<std::string>().find("images:") ==
+          std::string::npos);
+    for (const auto& v : base.at("Deployment/podguard")["spec"]["template"]["spec"]["volumes"]) {
+      CHECK(v["name"] != "registry");
+    }
+    CHECK(base.at("NetworkPolicy/podguard")["spec"]["egress"].empty());
+  }
   SUBCASE("all of them together") {
-    const auto o = ws.build(*kubectl, {"host-network", "opt-out-label", "autoscaling", "openshift", "prometheus"}, &text);
+    const auto o = ws.build(*kubectl, {"host-network", "opt-out-label", "autoscaling", "openshift", "prometheus",
+                                       "image-lookup"},
+                            &text);
     CHECK(o.size() == base_keys.size() + 3);
+    CHECK(o.at("NetworkPolicy/podguard")["spec"]["egress"].size() == 2);
+    CHECK(o.at("NetworkPolicy/podguard")["spec"]["ingress"][0]["ports"][0]["port"] == 10260);
     check_no_findings("every component", text);
   }
 }

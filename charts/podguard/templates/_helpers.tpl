@@ -171,3 +171,58 @@ Usage: include "podguard.requireAPI" (list . "cert-manager.io/v1" "message")
 {{- fail (index . 2) }}
 {{- end }}
 {{- end }}
+
+{{/*
+Image lookups (imageLookup): where the registry files are mounted, the CA's
+source, the policy's images: block, and a checksum of all of it for the pod
+template, so a change rolls the pods. Fails the render when the lookup
+budget does not fit in the API server's wait.
+*/}}
+{{- define "podguard.registryDir" -}}
+/etc/podguard/registry
+{{- end }}
+
+{{- define "podguard.registryCASource" -}}
+{{- $ca := .Values.imageLookup.ca }}
+{{- if and $ca.existingSecret $ca.existingConfigMap }}
+{{- fail "imageLookup.ca: set existingSecret or existingConfigMap, not both" }}
+{{- end }}
+{{- if $ca.existingSecret }}
+secret:
+  name: {{ $ca.existingSecret }}
+  items:
+    - key: {{ $ca.key | quote }}
+      path: ca.crt
+{{- else if $ca.existingConfigMap }}
+configMap:
+  name: {{ $ca.existingConfigMap }}
+  items:
+    - key: {{ $ca.key | quote }}
+      path: ca.crt
+{{- end }}
+{{- end }}
+
+{{- define "podguard.imagesConfig" -}}
+{{- $l := .Values.imageLookup }}
+{{- if ge (float64 $l.timeoutSeconds) (float64 .Values.timeoutSeconds) }}
+{{- fail (printf "imageLookup.timeoutSeconds (%v) must be below timeoutSeconds (%v), the API server's wait for podguard: otherwise the API server gives up before podguard answers with imageLookup.onError, and failurePolicy (%s) decides instead. Lower imageLookup.timeoutSeconds or raise timeoutSeconds (at most 30), leaving a second or more for the review itself." $l.timeoutSeconds .Values.timeoutSeconds .Values.failurePolicy) }}
+{{- end }}
+{{- /* Integers as int64: Helm reads numbers as float64, which toYaml writes
+       as 1e+06 from a million on, a string to a YAML 1.1 reader. */}}
+{{- $cache := dict "tagTtlSeconds" (int64 $l.cache.tagTtlSeconds) "errorTtlSeconds" (int64 $l.cache.errorTtlSeconds) "maxEntries" (int64 $l.cache.maxEntries) }}
+{{- $images := dict "lookup" true "timeoutSeconds" $l.timeoutSeconds "onError" $l.onError "platforms" $l.platforms "cache" $cache }}
+{{- with $l.mirrors }}{{ $_ := set $images "mirrors" . }}{{ end }}
+{{- with $l.insecureRegistries }}{{ $_ := set $images "insecureRegistries" . }}{{ end }}
+{{- if $l.credentials.existingSecret }}
+{{- $_ := set $images "credentials" (printf "%s/config.json" (include "podguard.registryDir" .)) }}
+{{- end }}
+{{- if include "podguard.registryCASource" . }}
+{{- $_ := set $images "caFile" (printf "%s/ca.crt" (include "podguard.registryDir" .)) }}
+{{- end }}
+{{- toYaml $images }}
+{{- end }}
+
+{{- define "podguard.imageLookupChecksum" -}}
+{{- $l := .Values.imageLookup }}
+{{- list (include "podguard.imagesConfig" .) $l.credentials $l.ca | toJson | sha256sum }}
+{{- end }}
