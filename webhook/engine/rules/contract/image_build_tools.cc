@@ -185,7 +185,9 @@ const Rule& image_build_tools() {
                   "maven, gradle, buildpack-deps) fails too. Language package managers (pip, npm, gem) install "
                   "libraries, not toolchains, and are not judged. Judges images: the shell command of each RUN step "
                   "in the history of each platform image judged (created_by), with the same reading of package "
-                  "installs and the same list of build tools.",
+                  "installs and the same list of build tools. "
+                  "With image lookups on (images.lookup), it also judges the image of every container of a workload, "
+                  "with the finding on the container's image field.",
               .rationale =
                   "A compiler in the runtime image lets anyone who gets a shell in the container build their "
                   "tools on the spot, and headers and toolchains add hundreds of megabytes and CVEs to every pull "

@@ -66,7 +66,9 @@ const Rule& image_healthcheck() {
                   "chain. Fails when there is none (one in the base image cannot be seen from the Dockerfile, and "
                   "the contract wants it declared where the service is built) and when the one in force is "
                   "HEALTHCHECK NONE. Judges images: the config's Healthcheck of each platform image judged, which "
-                  "fails when absent, empty or NONE.",
+                  "fails when absent, empty or NONE. "
+                  "With image lookups on (images.lookup), it also judges the image of every container of a workload, "
+                  "with the finding on the container's image field.",
               .rationale =
                   "The contract has every service health-checked by its orchestrator. A HEALTHCHECK makes the image "
                   "say how: docker, compose and swarm use it directly, and it documents the command and endpoint "

@@ -114,7 +114,9 @@ const Rule& image_labels() {
                   "lines until the stage declares it again, so the label would come out empty). A label whose "
                   "value comes from an ARG declared in the stage without a default passes: CI sets it with "
                   "--build-arg. Judges images: the config's Labels of each platform image judged; a required "
-                  "label that is missing or empty fails.",
+                  "label that is missing or empty fails. "
+                  "With image lookups on (images.lookup), it also judges the image of every container of a workload, "
+                  "with the finding on the container's image field.",
               .rationale =
                   "org.opencontainers.image.source, .revision and .version tie a running image to the commit and "
                   "release it was built from: what an incident responder, a vulnerability scanner and a rollback "

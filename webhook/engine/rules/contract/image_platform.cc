@@ -35,7 +35,9 @@ const Rule& image_platform() {
                   "Judges images: the platforms a reference offers (the entries of its index, attestation entries "
                   "left out, or the platform its config states) against images.platforms in the configuration. "
                   "Fails when none of those platforms is offered. A single-platform image whose config states no "
-                  "platform counts as one for any platform.",
+                  "platform counts as one for any platform. "
+                  "With image lookups on (images.lookup), it also judges the image of every container of a workload, "
+                  "with the finding on the container's image field.",
               .rationale =
                   "A node pulls the entry of an index that matches its own platform; with none, the pod fails to "
                   "start (no matching manifest), or an image built for another architecture fails with exec "

@@ -167,7 +167,9 @@ const Rule& image_secrets() {
                   "`docker history` shows. Judges images: each Env entry of the config of each platform image judged "
                   "(a credential-like value, or a value under a secret-like name), and each history step's "
                   "created_by (a credential-like value anywhere, or NAME=value with a secret-like name and a "
-                  "literal value: build arguments and ENV/ARG steps). Messages never repeat the value.",
+                  "literal value: build arguments and ENV/ARG steps). Messages never repeat the value. "
+                  "With image lookups on (images.lookup), it also judges the image of every container of a workload, "
+                  "with the finding on the container's image field.",
               .rationale =
                   "ENV values and labels are part of the image's configuration, and build arguments are recorded "
                   "in its history: anyone who can pull the image can read them, long after the Dockerfile is "

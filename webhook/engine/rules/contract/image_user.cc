@@ -98,7 +98,9 @@ const Rule& image_user() {
                   "stage in the chain sets USER (the base image's user decides, which is root for most images and "
                   "always for FROM scratch), when the user is 0 or root, when it is a name rather than a numeric "
                   "UID, and when it depends on a build argument without a value. Judges images: the config's User "
-                  "of each platform image judged, the part before ':' (empty, 0, root or a name fails).",
+                  "of each platform image judged, the part before ':' (empty, 0, root or a name fails). "
+                  "With image lookups on (images.lookup), it also judges the image of every container of a workload, "
+                  "with the finding on the container's image field.",
               .rationale =
                   "The contract runs the API as the numeric UID 1001. An image that runs as root by default runs "
                   "as root wherever a pod forgets runAsUser, and Kubernetes can only enforce runAsNonRoot for a "
