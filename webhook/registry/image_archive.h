@@ -14,10 +14,13 @@
 //   digest is its config's (`<hex>.json`), the image ID Docker shows, since
 //   such an archive holds no manifest.
 //
-// Plain or gzip-compressed tars, or standard input for "-". Only
-// manifests, indexes and configs are read, and only JSON entries up to the
-// limits below are kept: layers are skipped as the tar streams by. Each
-// blob's sha256 must equal its name. Index entries are chosen as the
+// Plain or gzip-compressed tars, or standard input for "-". A tar is read
+// in one pass (so a pipe will do): an entry within the size limits below
+// whose first bytes are JSON is kept, every other entry (a layer) is
+// skipped as the tar streams by, seeked over in a plain file; only the
+// manifests, indexes and configs the images need are then parsed. A
+// directory's files are read only when needed. Each blob's sha256 must
+// equal its name. Index entries are chosen as the
 // registry path chooses them (image_assembly.h: `platforms`, attestations
 // left out).
 //
