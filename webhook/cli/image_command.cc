@@ -157,7 +157,7 @@ int run_image(const ImageOptions& options) {
     Result<std::unique_ptr<registry::ImageLookup>> lookup =
         registry::ImageLookup::create(registry::registry_options(policy->images));
     if (!lookup.ok()) {
-      std::cerr << "podguard: error: images: " << lookup.status().message() << "\n";
+      std::cerr << "podguard: error: images: " << lookup.status().to_string() << "\n";
       return 2;
     }
     report = check_images(*policy, **lookup, options.references, EvalOptions{});

@@ -229,6 +229,13 @@ struct HttpsServer::Shared {
   std::atomic<std::size_t> next_worker{0};  // round-robin owner of the next connection
   std::unique_ptr<Offload> offload;
   HttpStats stats;
+  // Closed by the server's destructor, before the workers go: a Responder
+  // called after that delivers nothing.
+  struct DeferGate {
+    std::mutex mutex;
+    bool open = true;
+  };
+  std::shared_ptr<DeferGate> defer_gate = std::make_shared<DeferGate>();
 
   void report(std::string_view event, std::string_view detail) const {
     if (errors) errors(event, detail);
@@ -239,21 +246,29 @@ struct HttpsServer::Shared {
   // background thread.
   HttpResponse answer(const HttpRequest& request) const {
     HttpResponse response;
+    guard(std::string(request.method) + " " + std::string(request.path), response,
+          [&](HttpResponse& r) { handler(request, r); });
+    return response;
+  }
+
+  // Runs `fill` on `response`; an exception becomes a 500 answer and an
+  // "internal_error" report naming `what`.
+  template <typename Fill>
+  void guard(const std::string& what, HttpResponse& response, Fill&& fill) const {
     std::optional<std::string> failure;
     try {
-      handler(request, response);
+      fill(response);
     } catch (const std::exception& e) {
       failure = e.what();
     } catch (...) {
       failure = "unknown exception";
     }
     if (failure) {
-      report("internal_error", std::string(request.method) + " " + std::string(request.path) + ": " + *failure);
+      report("internal_error", what + ": " + *failure);
       response = HttpResponse{};
       response.status = 500;
       response.body = R"({"error":"internal error"})";
     }
-    return response;
   }
 };
 
@@ -337,14 +352,20 @@ class HttpsServer::Worker {
     wake();
   }
 
-  // The answer to a request that was handled off the loop.
-  void hand_back(Connection* c, HttpResponse response) {
+  // The answer to a request that was handled off the loop; `fill`, when
+  // set, completes it on this worker's thread first.
+  void hand_back(Connection* c, HttpResponse response, std::function<void(HttpResponse&)> fill = {},
+                 bool from_offload = true) {
     {
       std::lock_guard<std::mutex> lock(inbox_mutex_);
-      inbox_.answers.push_back({c, std::move(response)});
+      inbox_.answers.push_back({c, std::move(response), std::move(fill), from_offload});
     }
     wake();
   }
+
+  // Handles an offloaded request on the background thread: its answer is
+  // handed back unless the handler deferred it.
+  void answer_off_loop(Connection* c, HttpRequest request);
 
  private:
   struct Handover {
@@ -354,6 +375,8 @@ class HttpsServer::Worker {
   struct Answer {
     Connection* connection;
     HttpResponse response;
+    std::function<void(HttpResponse&)> fill;  // run on the worker, before sending
+    bool from_offload = true;                 // memory is given back after it is sent
   };
   struct Inbox {
     std::vector<Handover> handovers;
@@ -387,7 +410,7 @@ class HttpsServer::Worker {
   Step linger(Connection& c);
   void dispatch(Connection& c);
   HttpRequest request_of(Connection& c);
-  void finish_offloaded(Connection& c, HttpResponse& response);
+  void finish_offloaded(Connection& c, HttpResponse& response, bool from_offload);
   void respond_error(Connection& c, int status, std::string_view message, std::string_view reason);
   void begin_write(Connection& c, HttpResponse& response, bool close);
   bool next_request_buffered(const Connection& c) const;
@@ -433,7 +456,7 @@ void HttpsServer::Offload::loop() {
     if (!jobs_.empty()) {
       std::vector<Job> jobs = std::exchange(jobs_, {});
       lock.unlock();
-      for (Job& job : jobs) job.worker->hand_back(job.connection, shared_.answer(job.request));
+      for (Job& job : jobs) job.worker->answer_off_loop(job.connection, job.request);
       lock.lock();
       continue;
     }
@@ -509,7 +532,10 @@ void HttpsServer::Worker::handle_events(const epoll_event* events, int n) {
 void HttpsServer::Worker::take_deliveries() {
   Inbox inbox = take_inbox();
   for (Handover& h : inbox.handovers) adopt(h.fd, std::move(h.remote));
-  for (Answer& a : inbox.answers) finish_offloaded(*a.connection, a.response);
+  for (Answer& a : inbox.answers) {
+    if (a.fill) shared_.guard("a deferred answer", a.response, a.fill);
+    finish_offloaded(*a.connection, a.response, a.from_offload);
+  }
 }
 
 void HttpsServer::Worker::start_draining() {
@@ -1060,6 +1086,55 @@ HttpRequest HttpsServer::Worker::request_of(Connection& c) {
   return request;
 }
 
+// The Responder of one deferred request: hands the answer back to the
+// connection's worker, unless the server is gone.
+class HttpsServer::DeferredAnswer final : public Responder {
+ public:
+  DeferredAnswer(std::shared_ptr<Shared::DeferGate> gate, Worker* worker, Connection* c)
+      : gate_(std::move(gate)), worker_(worker), connection_(c) {}
+  ~DeferredAnswer() override {
+    send([](HttpResponse& r) {
+      r.status = 500;
+      r.body = R"({"error":"internal error: the request was never answered"})";
+    });
+  }
+  void send(std::function<void(HttpResponse&)> fill) override {
+    if (sent_.exchange(true)) return;
+    std::lock_guard<std::mutex> lock(gate_->mutex);
+    if (gate_->open) worker_->hand_back(connection_, HttpResponse{}, std::move(fill), false);
+  }
+
+ private:
+  std::shared_ptr<Shared::DeferGate> gate_;
+  Worker* worker_;
+  Connection* connection_;
+  std::atomic<bool> sent_{false};
+};
+
+// What a handler's request.context is: remembers whether it deferred.
+class HttpsServer::DeferContext final : public RequestContext {
+ public:
+  DeferContext(const std::shared_ptr<Shared::DeferGate>& gate, Worker* worker, Connection* c)
+      : gate_(gate), worker_(worker), connection_(c) {}
+  std::shared_ptr<Responder> defer() override {
+    deferred = true;
+    return std::make_shared<DeferredAnswer>(gate_, worker_, connection_);
+  }
+  bool deferred = false;
+
+ private:
+  const std::shared_ptr<Shared::DeferGate>& gate_;
+  Worker* worker_;
+  Connection* connection_;
+};
+
+void HttpsServer::Worker::answer_off_loop(Connection* c, HttpRequest request) {
+  DeferContext context(shared_.defer_gate, this, c);
+  request.context = &context;
+  HttpResponse response = shared_.answer(request);
+  if (!context.deferred) hand_back(c, std::move(response));
+}
+
 void HttpsServer::Worker::dispatch(Connection& c) {
   HttpRequest request = request_of(c);
   const std::size_t offload_at = shared_.options.offload_body_bytes;
@@ -1072,13 +1147,23 @@ void HttpsServer::Worker::dispatch(Connection& c) {
     shared_.offload->submit({this, &c, request});
     return;
   }
+  DeferContext context(shared_.defer_gate, this, &c);
+  request.context = &context;
   HttpResponse response = shared_.answer(request);
+  if (context.deferred) {
+    // Held like an offloaded request (nothing read, never evicted) until
+    // the Responder hands the answer back.
+    c.state = State::kHandling;
+    arm(c);
+    shared_.stats.deferred.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   begin_write(c, response, false);
 }
 
-void HttpsServer::Worker::finish_offloaded(Connection& c, HttpResponse& response) {
+void HttpsServer::Worker::finish_offloaded(Connection& c, HttpResponse& response, bool from_offload) {
   c.state = State::kReading;  // no longer handled elsewhere
-  c.offloaded = true;
+  c.offloaded = from_offload;
   if (c.doomed) {
     c.after_send = std::move(response.after_send);
     close_connection(c);
@@ -1116,6 +1201,10 @@ HttpsServer::HttpsServer(SSL_CTX* ctx, Handler handler, HttpsServerOptions optio
 
 HttpsServer::~HttpsServer() {
   shared_->offload.reset();  // no handler runs any more
+  {
+    std::lock_guard<std::mutex> lock(shared_->defer_gate->mutex);
+    shared_->defer_gate->open = false;  // late Responders deliver nothing
+  }
   workers_.clear();
   close_fd(shared_->listen_fd.exchange(-1));
   if (shared_->ctx != nullptr) SSL_CTX_free(shared_->ctx);

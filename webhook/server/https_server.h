@@ -49,12 +49,44 @@
 
 namespace podguard::server {
 
+struct HttpResponse;
+
+// Answers one request later, from any thread: what a handler that must wait
+// on something slow (a registry) takes instead of answering at once, so
+// that its worker goes on serving other connections meanwhile. The
+// connection reads nothing more until the answer is sent.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  // Sends the answer: `fill` runs on the connection's event-loop thread and
+  // fills the response (an exception becomes a 500). Only the first call
+  // counts. A Responder destroyed without a call answers 500, so a request
+  // is never left hanging. The caller must make sure it is called soon (the
+  // webhook's lookups end within their budget): until then the connection
+  // is held, even through a shutdown.
+  virtual void send(std::function<void(HttpResponse&)> fill) = 0;
+};
+
+// Lets a handler defer its answer (see Responder).
+class RequestContext {
+ public:
+  // Marks the request as answered later: the HttpResponse the handler
+  // returns is ignored, and the connection waits for the Responder.
+  virtual std::shared_ptr<Responder> defer() = 0;
+
+ protected:
+  ~RequestContext() = default;
+};
+
 struct HttpRequest {
   std::string_view method;  // as sent, e.g. "POST"
   std::string_view path;    // without the query string
   std::string_view query;   // after '?', may be empty
   std::string_view body;    // whole body (de-chunked); valid during the handler call
   const std::string* remote_addr = nullptr;  // "ip:port" of the client
+  // Set by the server; nullptr when the caller cannot answer later (a
+  // handler called directly). Valid during the handler call only.
+  RequestContext* context = nullptr;
 };
 
 struct HttpResponse {
@@ -87,6 +119,7 @@ class HttpStats {
   std::atomic<std::uint64_t> tls_failed{0};  // handshakes that failed (not TLS, bad certificate...)
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(TimeoutPhase::kCount)> timeouts{};
   std::atomic<std::uint64_t> offloaded{0};   // requests handled off the event loop
+  std::atomic<std::uint64_t> deferred{0};    // requests whose handler answered later (Responder)
 
   void count_error(int status, std::string_view reason);
   // {status, reason} -> answers; reasons are capped (the rest are "other").
@@ -168,6 +201,8 @@ class HttpsServer {
  private:
   class Worker;
   class Offload;
+  class DeferredAnswer;
+  class DeferContext;
   struct Shared;
   std::unique_ptr<Shared> shared_;
   std::vector<std::unique_ptr<Worker>> workers_;

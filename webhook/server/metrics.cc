@@ -172,6 +172,35 @@ void Metrics::set_config_loaded_at(double unix_seconds) {
   config_loaded_at_ = unix_seconds;
 }
 
+void Metrics::set_image_lookup_source(LookupMetricsSource source) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  lookup_source_ = std::move(source);
+}
+
+void Metrics::count_image_review(const std::string& outcome) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++series(image_reviews_, {{"outcome", outcome}});
+}
+
+void merge(registry::LookupMetrics& into, const registry::LookupMetrics& from) {
+  for (const auto& [key, n] : from.fetches) into.fetches[key] += n;
+  for (const auto& [registry, h] : from.fetch_seconds) {
+    registry::LookupMetrics::Histogram& total = into.fetch_seconds[registry];
+    if (total.bounds.empty()) {
+      total = h;
+      continue;
+    }
+    if (total.bounds != h.bounds) continue;  // never: one build, one set of bounds
+    for (std::size_t i = 0; i < total.buckets.size() && i < h.buckets.size(); ++i) total.buckets[i] += h.buckets[i];
+    total.count += h.count;
+    total.sum += h.sum;
+  }
+  for (const auto& [source, n] : from.cache_hits) into.cache_hits[source] += n;
+  into.shared_fetches += from.shared_fetches;
+  for (const auto& [registry, n] : from.budget_exceeded) into.budget_exceeded[registry] += n;
+  into.rejected += from.rejected;
+}
+
 void Metrics::add_listener(std::string name, const HttpStats* stats) {
   std::lock_guard<std::mutex> lock(mutex_);
   listeners_.emplace_back(std::move(name), stats);
@@ -200,6 +229,9 @@ void listener_metrics(std::ostringstream& out, const std::vector<std::pair<std::
        [](const HttpStats& s) { return s.tls_failed.load(); });
   each("podguard_http_requests_offloaded_total", "counter",
        "Requests with large bodies handled off the event loop.", [](const HttpStats& s) { return s.offloaded.load(); });
+  each("podguard_http_requests_deferred_total", "counter",
+       "Requests answered later, without holding the event loop (admission reviews waiting on image lookups).",
+       [](const HttpStats& s) { return s.deferred.load(); });
   header(out, "podguard_http_timeouts_total", "counter",
          "Connections cut by a timeout, by phase: handshake, header (the header deadline or a stall), body (the "
          "minimum body rate or a stall), write (a client not reading its answer).");
@@ -216,6 +248,50 @@ void listener_metrics(std::ostringstream& out, const std::vector<std::pair<std::
           << "\",reason=\"" << escape(key.second) << "\"} " << n << '\n';
     }
   }
+}
+
+void lookup_metrics(std::ostringstream& out, const registry::LookupMetrics& m) {
+  header(out, "podguard_image_lookups_total", "counter",
+         "Image lookups that went to a registry (what the caches could not answer), by registry and result: ok, "
+         "not_found, permission_denied, unavailable, deadline_exceeded, invalid_input, too_large, internal.");
+  for (const auto& [key, n] : m.fetches) {
+    out << "podguard_image_lookups_total{registry=\"" << escape(key.first) << "\",result=\"" << escape(key.second)
+        << "\"} " << n << '\n';
+  }
+  header(out, "podguard_image_lookup_duration_seconds", "histogram",
+         "How long image lookups that went to a registry took, by registry.");
+  for (const auto& [registry, h] : m.fetch_seconds) {
+    const std::string reg = "registry=\"" + escape(registry) + "\"";
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < h.bounds.size() && i < h.buckets.size(); ++i) {
+      cumulative += h.buckets[i];
+      out << "podguard_image_lookup_duration_seconds_bucket{" << reg << ",le=\"" << number(h.bounds[i]) << "\"} "
+          << cumulative << '\n';
+    }
+    out << "podguard_image_lookup_duration_seconds_bucket{" << reg << ",le=\"+Inf\"} " << h.count << '\n';
+    out << "podguard_image_lookup_duration_seconds_sum{" << reg << "} " << number(h.sum) << '\n';
+    out << "podguard_image_lookup_duration_seconds_count{" << reg << "} " << h.count << '\n';
+  }
+  header(out, "podguard_image_lookup_cache_hits_total", "counter",
+         "Image lookups answered without a fetch, by what answered: image (by digest, or a tag within its TTL), "
+         "revalidated (a HEAD request confirmed an expired tag), failure (a failure within errorTtlSeconds).");
+  for (const char* source : {"image", "revalidated", "failure"}) {
+    const auto it = m.cache_hits.find(source);
+    out << "podguard_image_lookup_cache_hits_total{source=\"" << source << "\"} "
+        << (it == m.cache_hits.end() ? 0 : it->second) << '\n';
+  }
+  header(out, "podguard_image_lookup_shared_total", "counter",
+         "Image lookups that joined a fetch of the same image already under way.");
+  out << "podguard_image_lookup_shared_total " << m.shared_fetches << '\n';
+  header(out, "podguard_image_lookup_budget_exceeded_total", "counter",
+         "Images a review's lookups gave up on when images.timeoutSeconds ran out, by registry (images.onError "
+         "applied).");
+  for (const auto& [registry, n] : m.budget_exceeded) {
+    out << "podguard_image_lookup_budget_exceeded_total{registry=\"" << escape(registry) << "\"} " << n << '\n';
+  }
+  header(out, "podguard_image_lookup_rejected_total", "counter",
+         "Image lookups refused at once because too many fetches were already waiting (images.onError applied).");
+  out << "podguard_image_lookup_rejected_total " << m.rejected << '\n';
 }
 
 }  // namespace
@@ -268,6 +344,13 @@ std::string Metrics::render() const {
   header(out, "podguard_config_last_reload_success_timestamp_seconds", "gauge",
          "When the policy config in force was loaded, as a Unix timestamp.");
   out << "podguard_config_last_reload_success_timestamp_seconds " << number(config_loaded_at_) << '\n';
+  if (lookup_source_) {
+    if (std::optional<registry::LookupMetrics> m = lookup_source_()) lookup_metrics(out, *m);
+  }
+  counters(out, "podguard_image_reviews_total",
+           "Admission reviews that needed image lookups, by outcome: cached (every image known already), fetched "
+           "(every lookup answered), failed (a lookup failed or ran out of budget: images.onError applied).",
+           image_reviews_);
   listener_metrics(out, listeners_);
   process_metrics(out);
   return out.str();

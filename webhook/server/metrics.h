@@ -12,6 +12,8 @@
 
 #include "server/https_server.h"
 
+#include "registry/image_lookup.h"
+
 namespace podguard::server {
 
 class Metrics {
@@ -28,6 +30,17 @@ class Metrics {
   void count_certificate_reload(bool ok);
   void set_certificate_expiry(double unix_seconds);
   void set_config_loaded_at(double unix_seconds);
+
+  // Where the image lookups' counters come from (registry/image_lookup.h),
+  // read at each render; the source answers nullopt while lookups are off.
+  // Register before serving.
+  using LookupMetricsSource = std::function<std::optional<registry::LookupMetrics>()>;
+  void set_image_lookup_source(LookupMetricsSource source);
+  // Reviews that waited for image lookups, by how the wait ended: "cached"
+  // (every image known already, no wait), "fetched" (every lookup
+  // answered), "failed" (some lookup failed or ran out of budget, so
+  // images.onError applied).
+  void count_image_review(const std::string& outcome);
 
   // Renders a server's connection counters under listener="name"; `stats`
   // must outlive every render() call. Register before serving.
@@ -73,6 +86,12 @@ class Metrics {
   double certificate_expiry_ = 0;
   double config_loaded_at_ = 0;
   std::vector<std::pair<std::string, const HttpStats*>> listeners_;
+  LookupMetricsSource lookup_source_;
+  std::map<Labels, std::uint64_t> image_reviews_;
 };
+
+// Adds `from` to `into` (the counters of a lookup that a config reload
+// replaced are kept, so that the exported counters never go back).
+void merge(registry::LookupMetrics& into, const registry::LookupMetrics& from);
 
 }  // namespace podguard::server

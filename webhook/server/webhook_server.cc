@@ -20,7 +20,10 @@
 
 #include "engine/admission/admission.h"
 #include "engine/policy/config.h"
+#include "engine/reading/json_access.h"
 #include "engine/rules/builtin.h"
+#include "registry/image_lookup.h"
+#include "registry/policy_images.h"
 #include "server/https_server.h"
 #include "server/json_log.h"
 #include "server/metrics.h"
@@ -112,6 +115,46 @@ Result<std::string> read_file(const std::string& path) {
   return text.str();
 }
 
+// The time the API server gives the webhook, from the `timeout` parameter
+// it adds to the URL (`/validate?timeout=10s`, a Go duration: "10s",
+// "1.5s", "500ms", "1m"); nullopt when absent or unreadable.
+std::optional<double> api_server_timeout(std::string_view query) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (param.substr(0, 8) != "timeout=") continue;
+    param.remove_prefix(8);
+    const std::string text(param);
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    const std::string_view unit(end);
+    if (end == text.c_str() || !(value > 0)) return std::nullopt;
+    if (unit == "s") return value;
+    if (unit == "ms") return value / 1000;
+    if (unit == "m") return value * 60;
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// Lookups replaced by a config or credentials reload are destroyed here, on
+// the file-watching thread: destroying one waits for its fetches (bounded by
+// its timeout), which must never happen on an event loop or on one of the
+// lookup's own threads (where a review's last reference may be dropped).
+struct LookupGraveyard {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<registry::ImageLookup>> dead;
+
+  void bury() {
+    std::vector<std::unique_ptr<registry::ImageLookup>> now;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      now.swap(dead);
+    }
+  }
+};
+
 std::string dump(const Json& body) { return std::string(body.dump(-1, ' ', false, Json::error_handler_t::replace)); }
 
 void json_reply(HttpResponse& res, int status, const Json& body, std::string_view error_reason = {}) {
@@ -152,8 +195,16 @@ class Webhook {
   int health(std::string_view path, Json& body) const;
   void handle_https(const HttpRequest& req, HttpResponse& res);
   void handle_validate(const HttpRequest& req, HttpResponse& res);
+  bool look_up_images(const HttpRequest& req, HttpResponse& res, const std::shared_ptr<ReadResult>& read,
+                      Clock::time_point start);
+  void decide(const Policy& policy, std::shared_ptr<ReadResult> read, const KnownImages* images,
+              Clock::time_point start, const std::string& remote, const char* image_outcome, HttpResponse& res);
   void handle_metrics_port(const HttpRequest& req, HttpResponse& res);
-  void account(const AdmissionOutcome& outcome, double seconds);
+  void account(const AdmissionOutcome& outcome, double seconds, const char* image_outcome);
+  Status update_lookup(const ImageSettings& settings, const char* reason);
+  void watch_lookup_files();
+  std::shared_ptr<registry::ImageLookup> current_lookup();
+  std::optional<registry::LookupMetrics> lookup_metrics();
   int fail(const std::string& message);
 
   const ServeOptions options_;
@@ -161,7 +212,18 @@ class Webhook {
   Metrics metrics_;
   TlsMaterial tls_;
   SharedSlot<Policy> policy_;
+  std::string config_error_;  // why the last config load failed
   std::atomic<bool> draining_{false};
+
+  // The image lookup in force: null while the policy does not look images
+  // up. Made from the policy's images: block and the credentials and CA
+  // files, and made anew when either changes (a rotated pull Secret).
+  std::shared_ptr<LookupGraveyard> graveyard_ = std::make_shared<LookupGraveyard>();
+  std::mutex lookup_mutex_;
+  std::shared_ptr<registry::ImageLookup> lookup_;
+  ImageSettings lookup_settings_;
+  FileStamp credentials_stamp_, lookup_ca_stamp_;
+  registry::LookupMetrics retired_lookup_metrics_;  // of the lookups replaced so far
 
   FileStamp config_stamp_, cert_stamp_, key_stamp_, ca_stamp_;
   std::optional<Address> addr_, metrics_addr_;
@@ -189,8 +251,15 @@ bool Webhook::load_policy(const char* reason) {
     loaded = load_config(*text, builtin_rules());
     if (!loaded.policy) error = format_config_errors(options_.config_path, loaded.errors);
   }
+  if (loaded.policy) {
+    if (Status lookup = update_lookup(loaded.policy->images, reason); !lookup.ok()) {
+      error = options_.config_path + ": images: " + lookup.to_string();
+      loaded.policy.reset();
+    }
+  }
   if (!loaded.policy) {
     while (!error.empty() && error.back() == '\n') error.pop_back();
+    config_error_ = error;
     metrics_.count_config_reload(false);
     log_.write(LogLevel::kError, "config_rejected",
                {{"path", options_.config_path}, {"reason", reason}, {"error", error},
@@ -245,6 +314,92 @@ bool Webhook::load_client_trust(const char* reason) {
   return true;
 }
 
+// Makes the lookup the policy's images: block asks for, unless the one in
+// force was made from the same settings and files; an error (a CA file that
+// cannot be read, malformed credentials) leaves the lookup in force as it is.
+Status Webhook::update_lookup(const ImageSettings& settings, const char* reason) {
+  std::unique_lock<std::mutex> lock(lookup_mutex_);
+  if (!settings.lookup) {
+    if (lookup_) {
+      merge(retired_lookup_metrics_, lookup_->metrics());
+      lookup_.reset();
+      log_.write(LogLevel::kInfo, "image_lookup_stopped", {{"reason", reason}});
+    }
+    return Status();
+  }
+  const FileStamp credentials = stamp(settings.credentials);
+  const FileStamp ca = stamp(settings.ca_file);
+  if (lookup_ && registry::same_client(lookup_settings_, settings) && credentials == credentials_stamp_ &&
+      ca == lookup_ca_stamp_) {
+    lookup_settings_ = settings;
+    return Status();
+  }
+  lock.unlock();
+  // Reading the files and starting threads: outside the lock, which reviews take.
+  Result<std::unique_ptr<registry::ImageLookup>> made =
+      registry::ImageLookup::create(registry::registry_options(settings));
+  if (!made.ok()) return made.status();
+  std::shared_ptr<LookupGraveyard> graveyard = graveyard_;
+  std::shared_ptr<registry::ImageLookup> fresh(made->release(), [graveyard](registry::ImageLookup* dead) {
+    std::lock_guard<std::mutex> bury(graveyard->mutex);
+    graveyard->dead.emplace_back(dead);
+  });
+  lock.lock();
+  if (lookup_) merge(retired_lookup_metrics_, lookup_->metrics());
+  lookup_ = std::move(fresh);
+  lookup_settings_ = settings;
+  credentials_stamp_ = credentials;
+  lookup_ca_stamp_ = ca;
+  lock.unlock();
+  std::string platforms;
+  for (const std::string& p : settings.platforms) platforms += (platforms.empty() ? "" : ",") + p;
+  log_.write(LogLevel::kInfo, "image_lookup_started",
+             {{"reason", reason},
+              {"timeout_seconds", settings.timeout_seconds},
+              {"on_error", std::string(to_string(settings.on_error))},
+              {"platforms", platforms},
+              {"credentials", settings.credentials},
+              {"ca_file", settings.ca_file}});
+  return Status();
+}
+
+// A rotated pull Secret or CA bundle (kubelet swaps the mounted files) gets
+// a new lookup, with the same settings.
+void Webhook::watch_lookup_files() {
+  ImageSettings settings;
+  {
+    std::lock_guard<std::mutex> lock(lookup_mutex_);
+    if (!lookup_ || (stamp(lookup_settings_.credentials) == credentials_stamp_ &&
+                     stamp(lookup_settings_.ca_file) == lookup_ca_stamp_)) {
+      return;
+    }
+    settings = lookup_settings_;
+  }
+  if (Status s = update_lookup(settings, "registry credentials or CA changed"); !s.ok()) {
+    log_.write(LogLevel::kError, "image_lookup_rejected",
+               {{"error", s.to_string()}, {"kept", "the lookup in force keeps its credentials and CAs"}});
+    // Not retried until the files change again.
+    std::lock_guard<std::mutex> lock(lookup_mutex_);
+    credentials_stamp_ = stamp(lookup_settings_.credentials);
+    lookup_ca_stamp_ = stamp(lookup_settings_.ca_file);
+  }
+}
+
+std::shared_ptr<registry::ImageLookup> Webhook::current_lookup() {
+  std::lock_guard<std::mutex> lock(lookup_mutex_);
+  return lookup_;
+}
+
+std::optional<registry::LookupMetrics> Webhook::lookup_metrics() {
+  std::lock_guard<std::mutex> lock(lookup_mutex_);
+  if (!lookup_ && retired_lookup_metrics_.fetches.empty() && retired_lookup_metrics_.cache_hits.empty()) {
+    return std::nullopt;
+  }
+  registry::LookupMetrics m = retired_lookup_metrics_;
+  if (lookup_) merge(m, lookup_->metrics());
+  return m;
+}
+
 void Webhook::watch_files() {
   const auto interval = std::chrono::duration<double>(options_.reload_interval);
   std::unique_lock<std::mutex> lock(control_mutex_);
@@ -259,6 +414,8 @@ void Webhook::watch_files() {
       load_identity(why);
     }
     if (!options_.client_ca.empty() && (forced || stamp(options_.client_ca) != ca_stamp_)) load_client_trust(why);
+    watch_lookup_files();
+    graveyard_->bury();
     lock.lock();
   }
 }
@@ -347,32 +504,93 @@ void Webhook::handle_validate(const HttpRequest& req, HttpResponse& res) {
     json_reply(res, 503, {{"error", "no policy config loaded"}});
     return;
   }
-  // The review and its result are freed, and the decision logged and
-  // counted, after the answer has gone out: none of that makes the API
-  // server wait.
   auto read = std::make_shared<ReadResult>(read_admission_review(req.body));
-  auto result = std::make_shared<AdmissionResult>(review_admission_read(*policy, *read));
+  if (policy->images.lookup && look_up_images(req, res, read, start)) return;
+  decide(*policy, std::move(read), nullptr, start, *req.remote_addr, nullptr, res);
+}
+
+// With images.lookup: the review's images are looked up first. When the
+// caches know them all, the review is decided at once; otherwise the answer
+// is deferred (the event loop goes on serving) and made on this worker when
+// the lookups end, within the budget: images.timeoutSeconds, and less when
+// the API server's own timeout is shorter. False when there is nothing to
+// look up (the caller decides as without lookups).
+bool Webhook::look_up_images(const HttpRequest& req, HttpResponse& res, const std::shared_ptr<ReadResult>& read,
+                             Clock::time_point start) {
+  std::shared_ptr<const Policy> policy = policy_.load();  // lives as long as the deferred answer
+  std::vector<std::string> images = admission_images(*policy, *read);
+  if (images.empty()) return false;
+  std::shared_ptr<registry::ImageLookup> lookup = current_lookup();
+  if (!lookup) return false;  // a reload turning lookups on or off is under way
+  std::vector<registry::ImageResult> known;
+  for (const std::string& image : images) {
+    std::optional<registry::ImageResult> hit = lookup->cached(image);
+    if (!hit) break;
+    known.push_back(std::move(*hit));
+  }
+  if (known.size() == images.size()) {
+    const KnownImages answers = registry::known_images(images, known);
+    decide(*policy, read, &answers, start, *req.remote_addr, "cached", res);
+    return true;
+  }
+  double budget = policy->images.timeout_seconds;
+  if (const std::optional<double> api = api_server_timeout(req.query)) {
+    budget = std::max(0.1, std::min(budget, *api - 0.5));  // leave time to decide and answer
+  }
+  const auto budget_ms = std::chrono::milliseconds(static_cast<long long>(budget * 1000));
+  if (req.context == nullptr) {  // a caller that cannot wait: not the HTTPS server
+    const KnownImages answers = registry::known_images(images, lookup->lookup_all(images, budget_ms));
+    decide(*policy, read, &answers, start, *req.remote_addr, "fetched", res);
+    return true;
+  }
+  std::shared_ptr<Responder> responder = req.context->defer();
+  std::vector<std::string> asked = images;
+  lookup->lookup_async(
+      std::move(asked),
+      [this, responder, policy, read, images = std::move(images), start,
+       remote = *req.remote_addr](std::vector<registry::ImageResult> results) {
+        // On a lookup thread: the decision is made on the connection's worker.
+        responder->send([this, policy, read, images, results = std::move(results), start,
+                         remote](HttpResponse& out) {
+          const KnownImages answers = registry::known_images(images, results);
+          bool failed = false;
+          for (const auto& [ref, answer] : answers.entries()) failed |= answer.state == ImageAnswer::State::kFailed;
+          decide(*policy, read, &answers, start, remote, failed ? "failed" : "fetched", out);
+        });
+      },
+      budget_ms);
+  return true;
+}
+
+// Decides a read review and fills the answer. The review and its result
+// are freed, and the decision logged and counted, after the answer has gone
+// out: none of that makes the API server wait.
+void Webhook::decide(const Policy& policy, std::shared_ptr<ReadResult> read, const KnownImages* images,
+                     Clock::time_point start, const std::string& remote, const char* image_outcome,
+                     HttpResponse& res) {
+  auto result = std::make_shared<AdmissionResult>(review_admission_read(policy, *read, today_utc(), images));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!result->error.ok()) {
     const std::string message = "malformed AdmissionReview: " + result->error.message();
     json_reply(res, 400, {{"error", message}}, "malformed_review");
-    res.after_send = [this, message, seconds, remote = *req.remote_addr, read = std::move(read)] {
+    res.after_send = [this, message, seconds, remote, read = std::move(read)] {
       metrics_.observe_request("", "", "error", seconds);
       log_.write(LogLevel::kWarn, "admission_rejected", {{"status", 400}, {"error", message}, {"remote", remote}});
     };
     return;
   }
   json_reply(res, 200, result->outcome->response);
-  res.after_send = [this, seconds, result = std::move(result), read = std::move(read)]() mutable {
+  res.after_send = [this, seconds, image_outcome, result = std::move(result), read = std::move(read)]() mutable {
     read.reset();
-    account(*result->outcome, seconds);
+    account(*result->outcome, seconds, image_outcome);
   };
 }
 
 // Metrics and the log line of one decision.
-void Webhook::account(const AdmissionOutcome& o, double seconds) {
+void Webhook::account(const AdmissionOutcome& o, double seconds, const char* image_outcome) {
   const std::string decision(to_string(o.decision));
   metrics_.observe_request(o.kind, o.operation, decision, seconds);
+  if (image_outcome != nullptr) metrics_.count_image_review(image_outcome);
   Json violations = Json::array();
   for (std::size_t i = 0; i < o.violations.size(); ++i) {
     const Violation& v = o.violations[i];
@@ -414,6 +632,11 @@ void Webhook::account(const AdmissionOutcome& o, double seconds) {
     if (!violations.empty()) fields["violations"] = std::move(violations);
     if (!omitted.empty()) fields["violations_not_listed"] = std::move(omitted);
     if (!exempted.empty()) fields["exempted"] = std::move(exempted);
+    if (image_outcome != nullptr) {
+      fields["image_lookup"] = image_outcome;
+      const Json* images = json::field(&o.response, {"response", "auditAnnotations", "images"});
+      if (images != nullptr) fields["images"] = *images;
+    }
     log_.write(LogLevel::kInfo, "admission", std::move(fields));
   }
 }
@@ -457,13 +680,7 @@ int Webhook::start() {
   if (!metrics_addr.ok()) return fail("--metrics-addr: " + metrics_addr.error().message());
   metrics_addr_ = *metrics_addr;
 
-  if (!load_policy("startup")) {
-    Result<std::string> text = read_file(o.config_path);
-    std::string detail = text.ok() ? format_config_errors(o.config_path, load_config(*text, builtin_rules()).errors)
-                                   : text.error().message();
-    while (!detail.empty() && detail.back() == '\n') detail.pop_back();
-    return fail("invalid config:\n" + detail);
-  }
+  if (!load_policy("startup")) return fail("invalid config:\n" + config_error_);
   if (!load_identity("startup")) {
     return fail("invalid TLS files: " + TlsIdentity::load(o.tls_cert, o.tls_key).status().to_string());
   }
@@ -499,8 +716,8 @@ void Webhook::prepare_process() {
 }
 
 int Webhook::run() {
+  prepare_process();  // first: the config may start the image lookup's threads, which must inherit the signal mask
   if (const int code = start(); code != 0) return code;
-  prepare_process();
 
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr || !tls_.configure(*ctx, !options_.client_ca.empty())) {
@@ -532,6 +749,7 @@ int Webhook::run() {
   HttpsServer metrics(
       nullptr, [this](const HttpRequest& req, HttpResponse& res) { handle_metrics_port(req, res); }, plain_options,
       report);
+  metrics_.set_image_lookup_source([this] { return lookup_metrics(); });
   metrics_.add_listener("https", &https.stats());
   metrics_.add_listener("metrics", &metrics.stats());
   return serve(https, metrics);
