@@ -4,14 +4,17 @@
 #include <atomic>
 #include <iostream>
 #include <numeric>
+#include <set>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/dockerfile_check.h"
+#include "cli/image_lookups.h"
 #include "cli/manifest_files.h"
 #include "cli/policy_file.h"
 #include "engine/policy/config.h"
+#include "engine/facts/workload.h"
 #include "engine/reading/manifest_reader.h"
 
 namespace podguard::cli {
@@ -57,6 +60,15 @@ CLI::App* add_check_command(CLI::App& app, CheckOptions& options) {
                   "Namespace for objects that do not set metadata.namespace (as kubectl apply -n)")
       ->capture_default_str();
   cmd->add_option("-j,--jobs", options.jobs, "Parallel parsing threads (default: one per core)");
+  // Two flags rather than CLI11's "--x,!--no-x" pair, which (in CLI11 2.1)
+  // sets a std::optional to false when neither is given.
+  CLI::Option* on = cmd->add_flag_callback(
+      "--image-lookup", [&options] { options.image_lookup = true; },
+      "Look the workloads' images up in their registries and judge them too (default: the config's images.lookup)");
+  CLI::Option* off = cmd->add_flag_callback(
+      "--no-image-lookup", [&options] { options.image_lookup = false; },
+      "Judge the manifests alone, whatever the config's images.lookup says");
+  on->excludes(off);
   return cmd;
 }
 
@@ -205,6 +217,50 @@ CheckReport check_inputs(const Policy& policy, const std::vector<std::string>& p
 
 namespace {
 
+// Collects the images of every workload it is given.
+class ImageCollector final : public DocumentSink {
+ public:
+  explicit ImageCollector(std::vector<std::string>& out) : out_(out) {}
+  void document(Document&& doc) override { collect(doc.value, 0); }
+  bool wants_items() const override { return true; }
+  void item(const Json& item, const FieldPath&, const SourceMap&) override { collect(item, 0); }
+
+ private:
+  void collect(const Json& value, int depth) {
+    if (depth < 8 && is_list(value)) {
+      for (const Json& item : value["items"]) collect(item, depth + 1);
+      return;
+    }
+    const std::optional<PodView> pod = find_pod(value);
+    if (!pod) return;
+    for (const std::string_view image : container_images(*pod)) {
+      if (seen_.insert(std::string(image)).second) out_.emplace_back(image);
+    }
+  }
+
+  std::vector<std::string>& out_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace
+
+std::vector<std::string> workload_images(const std::vector<std::string>& paths) {
+  std::vector<std::string> images;
+  ImageCollector collector(images);
+  for (const ManifestInput& input : expand_inputs(paths).inputs) {
+    if (input.dockerfile) continue;
+    Result<std::string> text = read_input(input);
+    if (!text.ok()) continue;
+    const InputFormat format = has_json_extension(input.name) ? InputFormat::kJson : InputFormat::kAuto;
+    ReadLimits limits;
+    limits.record_positions = false;
+    (void)read_documents(*text, format, limits, collector);  // errors: check_inputs reports them
+  }
+  return images;
+}
+
+namespace {
+
 FailOn parse_fail_on(const std::string& s) {
   if (s == "warn") return FailOn::kWarn;
   if (s == "never") return FailOn::kNever;
@@ -216,8 +272,19 @@ FailOn parse_fail_on(const std::string& s) {
 int run_check(const CheckOptions& options) {
   std::optional<Policy> policy = load_policy_file(options.config_path);
   if (!policy) return 2;
+  if (options.image_lookup) policy->images.lookup = *options.image_lookup;
   EvalOptions eval;
   eval.default_namespace = options.default_namespace;
+  KnownImages known;
+  if (policy->images.lookup) {
+    Result<KnownImages> looked_up = look_up(*policy, workload_images(options.paths));
+    if (!looked_up.ok()) {
+      std::cerr << "podguard: error: images: " << looked_up.status().to_string() << "\n";
+      return 2;
+    }
+    known = std::move(*looked_up);
+    eval.images = &known;
+  }
   const CheckReport report = check_inputs(*policy, options.paths, eval, options.jobs);
   return print_report(report, options.output, options.fail_on);
 }

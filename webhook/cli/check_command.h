@@ -5,6 +5,7 @@
 // from one thread.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@ struct CheckOptions {
   std::string fail_on = "deny";
   std::string default_namespace = "default";
   unsigned jobs = 0;  // 0: one per core
+  // --image-lookup / --no-image-lookup: overrides the config's images.lookup.
+  std::optional<bool> image_lookup;
   std::vector<std::string> paths;
 };
 
@@ -32,8 +35,14 @@ CLI::App* add_check_command(CLI::App& app, CheckOptions& options);
 // violations at or above --fail-on, 2 usage or input errors).
 int run_check(const CheckOptions& options);
 
+// The images the workloads in `paths` name, each once, in the order first
+// met (Dockerfiles and unreadable files left out: check_inputs reports
+// those). What `podguard check` looks up before it judges, when lookups are on.
+std::vector<std::string> workload_images(const std::vector<std::string>& paths);
+
 // Parses and evaluates inputs on `jobs` threads; objects come back in input
-// order whatever the thread count.
+// order whatever the thread count. With eval.images, the workload rules use
+// what lookups answered for those images.
 CheckReport check_inputs(const Policy& policy, const std::vector<std::string>& paths, const EvalOptions& eval,
                          unsigned jobs);
 

@@ -40,25 +40,6 @@ CLI::App* add_image_command(CLI::App& app, ImageOptions& options) {
   return cmd;
 }
 
-namespace {
-
-constexpr std::string_view kLookupRule = "image-resolvable";
-
-// A lookup that failed for another reason than "does not exist": what
-// images.onError says.
-void judge_failure(const Policy& policy, const std::string& registry, const Status& failure, ObjectVerdict& v) {
-  const ImageSettings::OnError on_error = policy.images.on_error;
-  if (on_error == ImageSettings::OnError::kAllow) return;
-  const Action action = on_error == ImageSettings::OnError::kDeny ? Action::kDeny : Action::kWarn;
-  v.violations.push_back(Violation{
-      std::string(kLookupRule), action, std::nullopt, FieldPath(),
-      "the image could not be looked up in " + registry + ": " + failure.message() + " (images.onError: " +
-          std::string(to_string(on_error)) + " makes this a " + std::string(to_string(action)) +
-          " finding; allow would judge nothing)"});
-}
-
-}  // namespace
-
 CheckReport check_images(const Policy& policy, registry::ImageLookup& lookup,
                          const std::vector<std::string>& references, const EvalOptions& eval) {
   CheckReport report;
@@ -90,10 +71,7 @@ CheckReport check_images(const Policy& policy, registry::ImageLookup& lookup,
     } else if (r.status().code() == StatusCode::kNotFound) {
       o.verdict = evaluate_missing_image(policy, valid[i], r.status().message(), eval);
     } else {
-      o.verdict.kind = "Image";
-      o.verdict.name = valid[i];
-      o.verdict.checked = true;
-      judge_failure(policy, registries[i], r.status(), o.verdict);
+      o.verdict = evaluate_unreachable_image(policy, valid[i], registries[i], r.status().message(), eval);
     }
     o.violation_pos.assign(o.verdict.violations.size(), o.pos);
     o.exemption_pos.assign(o.verdict.exempted.size(), o.pos);

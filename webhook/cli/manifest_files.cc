@@ -106,11 +106,15 @@ ExpandedInputs expand_inputs(const std::vector<std::string>& args) {
 
 Result<std::string> read_input(const ManifestInput& input) {
   if (input.is_stdin) {
-    std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
-    if (std::cin.bad()) {
-      return Status::io_error("cannot read standard input").with_file(input.name);
-    }
-    return text;
+    // Read once and kept: `check --image-lookup` reads its inputs twice
+    // (their images first), and standard input cannot be read again.
+    static const std::optional<std::string> kStdin = []() -> std::optional<std::string> {
+      std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+      if (std::cin.bad()) return std::nullopt;
+      return text;
+    }();
+    if (!kStdin) return Status::io_error("cannot read standard input").with_file(input.name);
+    return *kStdin;
   }
   std::error_code ec;
   const auto size = fs::file_size(input.name, ec);

@@ -32,6 +32,8 @@ struct ExpandedInputs {
 ExpandedInputs expand_inputs(const std::vector<std::string>& args);
 
 // Reads the whole input; an I/O error Status naming the file otherwise.
+// Standard input is read on the first call and kept for the process: later
+// calls get the same text.
 Result<std::string> read_input(const ManifestInput& input);
 
 }  // namespace podguard::cli

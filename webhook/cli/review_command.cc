@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/image_lookups.h"
 #include "cli/manifest_files.h"
 #include "cli/policy_file.h"
 #include "engine/admission/admission.h"
@@ -27,7 +28,19 @@ int run_review(const ReviewOptions& options) {
     std::cerr << input.name << ": error: " << body.error().message() << "\n";
     return 2;
   }
-  const AdmissionResult result = review_admission_text(*policy, *body);
+  // As the webhook: the object's images looked up first (images.lookup),
+  // within the same budget.
+  const ReadResult read = read_admission_review(*body);
+  KnownImages known;
+  if (const std::vector<std::string> images = admission_images(*policy, read); !images.empty()) {
+    Result<KnownImages> looked_up = look_up(*policy, images, policy->images.timeout_seconds);
+    if (!looked_up.ok()) {
+      std::cerr << "podguard: error: images: " << looked_up.status().to_string() << "\n";
+      return 2;
+    }
+    known = std::move(*looked_up);
+  }
+  const AdmissionResult result = review_admission_read(*policy, read, today_utc(), &known);
   if (!result.error.ok()) {
     // What the webhook answers with HTTP 400.
     std::cout << Json{{"error", "malformed AdmissionReview: " + result.error.message()}}.dump() << "\n";
