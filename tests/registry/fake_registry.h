@@ -208,6 +208,9 @@ class FakeRegistry : public LocalServer {
     std::string key_file;
     bool relative_redirects = false;  // blobs redirected to /blob-store/<digest> here
     bool echo_authorization = false;  // error messages quote the Authorization received
+    // Every request waits this long before it is answered: a registry a
+    // round trip away (tests/bench/slow_registry).
+    std::chrono::milliseconds delay{0};
   };
 
   FakeRegistry() : FakeRegistry(Options()) {}
@@ -289,6 +292,7 @@ class FakeRegistry : public LocalServer {
   // when the request has been answered already.
   bool admit(const httplib::Request& req, httplib::Response& res) {
     record(req);
+    if (options_.delay.count() > 0) std::this_thread::sleep_for(options_.delay);
     {
       std::lock_guard lock(mutex_);
       if (forced_times_ > 0) {
