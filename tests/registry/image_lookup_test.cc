@@ -92,6 +92,33 @@ TEST_CASE("caches: images by digest and tags within their TTL answer without the
   CHECK(m.fetch_seconds.at(reg.host()).count == 1);
 }
 
+TEST_CASE("cached() answers each time it is asked: keys remembered per reference, failures, invalid references") {
+  FakeRegistry reg;
+  reg.push(single_image("app", "1", spec_for("amd64")));
+  auto lookup = make_lookup(local_options({reg.host()}));
+  const std::string tag = reg.host() + "/app:1", missing = reg.host() + "/gone:1";
+  for (int round = 0; round < 2; ++round) {  // the second round from the remembered keys
+    INFO(round);
+    CHECK_FALSE(lookup->cached(tag));
+    CHECK_FALSE(lookup->cached(missing));
+    const auto invalid = lookup->cached("Not A Reference");
+    REQUIRE(invalid);
+    CHECK(invalid->error().code() == StatusCode::kInvalidInput);
+  }
+  CHECK(lookup->lookup(tag).ok());
+  CHECK(lookup->lookup(missing).error().code() == StatusCode::kNotFound);
+  for (int round = 0; round < 2; ++round) {
+    INFO(round);
+    const auto hit = lookup->cached(tag);
+    REQUIRE(hit);
+    CHECK(facts(*hit).name == reg.host() + "/app");
+    const auto failure = lookup->cached(missing);
+    REQUIRE(failure);
+    CHECK(failure->error().code() == StatusCode::kNotFound);
+    CHECK(failure->error().message().rfind(missing, 0) == 0);  // prefixed with the image as asked
+  }
+}
+
 TEST_CASE("an expired tag is checked with HEAD; a moved tag is fetched again") {
   FakeRegistry reg;
   reg.push(single_image("app", "1", spec_for("amd64", "", "1001")));

@@ -18,11 +18,15 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxMetricRegistries = 64;
 const std::vector<double> kFetchBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
-// An image reference and the cache keys it maps to.
-struct Target {
-  ImageReference ref;
+// What a reference's answers are cached under.
+struct CacheKeys {
   std::string key;      // one fetch per key: registry/repo@digest, or registry/repo:tag
   std::string tag_key;  // registry/repo:tag; empty when pinned by digest
+};
+
+// An image reference and the cache keys it maps to.
+struct Target : CacheKeys {
+  ImageReference ref;
 
   std::string image_key(std::string_view digest) const { return ref.name() + "@" + std::string(digest); }
 };
@@ -30,7 +34,8 @@ struct Target {
 Result<Target> target_of(std::string_view image) {
   ImageParse parsed = parse_image_reference(image);
   if (!parsed.ref) return Status::invalid_input("not a valid image reference: " + parsed.error);
-  Target t{std::move(*parsed.ref), "", ""};
+  Target t;
+  t.ref = std::move(*parsed.ref);
   if (!t.ref.digest.empty()) {
     t.key = t.image_key(t.ref.digest);
   } else {
@@ -141,6 +146,9 @@ struct ImageLookup::Impl : std::enable_shared_from_this<ImageLookup::Impl> {
   LruCache<std::string, std::shared_ptr<const ImageConfig>> configs;  // config digest
   LruCache<std::string, std::string> tags;                            // registry/repo:tag -> registry/repo@digest
   LruCache<std::string, Status> failures;                             // Target::key
+  // cached() is asked for the same references review after review: their
+  // keys by reference as written, so that a hit parses nothing.
+  LruCache<std::string, CacheKeys> references;
   std::map<std::string, std::vector<std::function<void(const ImageResult&)>>> flights;  // key -> waiters
   LookupMetrics counters;  // cache_hits filled in by metrics() from:
   std::uint64_t image_hits = 0;
@@ -157,19 +165,20 @@ struct ImageLookup::Impl : std::enable_shared_from_this<ImageLookup::Impl> {
         images(o.cache.max_entries),
         configs(o.cache.max_entries),
         tags(o.cache.max_entries),
-        failures(o.cache.max_entries) {}
+        failures(o.cache.max_entries),
+        references(o.cache.max_entries) {}
 
   // --- caches (mutex held) -------------------------------------------------
 
-  std::optional<ImageResult> from_cache(const Target& t, Clock::time_point now) {
-    const std::string* key = t.ref.digest.empty() ? tags.get(t.tag_key, now) : &t.key;
-    if (key != nullptr) {
-      if (const auto* facts = images.get(*key, now)) {
+  std::optional<ImageResult> from_cache(const CacheKeys& k, Clock::time_point now) {
+    const std::string* image = k.tag_key.empty() ? &k.key : tags.get(k.tag_key, now);
+    if (image != nullptr) {
+      if (const auto* facts = images.get(*image, now)) {
         ++image_hits;
         return ImageResult(*facts);
       }
     }
-    if (const Status* failure = failures.get(t.key, now)) {
+    if (const Status* failure = failures.get(k.key, now)) {
       ++failure_hits;
       return ImageResult(*failure);
     }
@@ -410,9 +419,20 @@ std::vector<ImageResult> ImageLookup::lookup_all(std::vector<std::string> images
 ImageResult ImageLookup::lookup(std::string_view image) { return std::move(lookup_all({std::string(image)}).front()); }
 
 std::optional<ImageResult> ImageLookup::cached(std::string_view image) {
-  auto t = target_of(image);
+  std::string reference(image);
+  {
+    std::lock_guard lock(impl_->mutex);
+    const auto now = Clock::now();
+    if (const CacheKeys* keys = impl_->references.get(reference, now)) {
+      auto hit = impl_->from_cache(*keys, now);
+      if (!hit) return std::nullopt;
+      return deliver(image, *hit);
+    }
+  }
+  auto t = target_of(image);  // parsed outside the lock
   if (!t.ok()) return ImageResult(Status(t.error()).prefix(image));
   std::lock_guard lock(impl_->mutex);
+  impl_->references.put(reference, static_cast<const CacheKeys&>(*t));
   auto hit = impl_->from_cache(*t, Clock::now());
   if (!hit) return std::nullopt;
   return deliver(image, *hit);

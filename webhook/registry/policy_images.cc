@@ -31,14 +31,19 @@ KnownImages known_images(const std::vector<std::string>& references, const std::
     const std::string& ref = references[i];
     const ImageResult& r = results[i];
     ImageAnswer a;
-    const ImageParse parsed = parse_image_reference(ref);
-    a.registry = parsed.ref ? parsed.ref->registry : std::string();
     if (r.ok()) {
       a.state = ImageAnswer::State::kFound;
       a.facts = *r;
+      // The lookup set it from its parse of this reference (facts are
+      // cached by registry/repository@digest): no second parse per review.
+      if (a.facts != nullptr) a.registry = a.facts->registry;
     } else {
       a.state = r.status().is(StatusCode::kNotFound) ? ImageAnswer::State::kNotFound : ImageAnswer::State::kFailed;
       a.reason = r.status().message();
+    }
+    if (a.registry.empty()) {
+      const ImageParse parsed = parse_image_reference(ref);
+      if (parsed.ref) a.registry = parsed.ref->registry;
     }
     known.add(ref, std::move(a));
   }

@@ -287,9 +287,9 @@ std::vector<std::string> fit_warnings(const std::vector<std::string>& warnings) 
 
 namespace {
 
-// Checks the review's envelope (apiVersion, kind, request, uid, operation)
-// and starts the outcome: the request's fields and the response envelope.
-Result<const Json*> start_outcome(const Json& review, AdmissionOutcome& o) {
+// Checks the review's envelope (apiVersion, kind, request, uid, operation);
+// the request.
+Result<const Json*> review_request(const Json& review) {
   if (!review.is_object()) return Status::invalid_input("the body is not a JSON object");
   const std::string_view api_version = json::as_string(json::field(&review, "apiVersion"));
   if (api_version != "admission.k8s.io/v1" && api_version != "admission.k8s.io/v1beta1") {
@@ -301,26 +301,35 @@ Result<const Json*> start_outcome(const Json& review, AdmissionOutcome& o) {
   }
   const Json* request = json::field(&review, "request");
   if (request == nullptr || !request->is_object()) return Status::invalid_input("request is missing");
-  const std::string_view uid = json::as_string(json::field(request, "uid"));
-  if (uid.empty()) return Status::invalid_input("request.uid is missing");
+  if (json::as_string(json::field(request, "uid")).empty()) return Status::invalid_input("request.uid is missing");
   const std::string_view operation = json::as_string(json::field(request, "operation"));
   if (operation != "CREATE" && operation != "UPDATE" && operation != "DELETE" && operation != "CONNECT") {
     return Status::invalid_input("request.operation must be CREATE, UPDATE, DELETE or CONNECT");
   }
-  o.uid = uid;
-  o.operation = operation;
-  o.kind = json::as_string(json::field(request, {"kind", "kind"}));
-  o.ns = json::as_string(json::field(request, "namespace"));
-  o.name = json::as_string(json::field(request, "name"));
-  o.sub_resource = json::as_string(json::field(request, "subResource"));
-  o.dry_run = json::is_true(json::field(request, "dryRun"));
-  o.response = response_envelope(std::string(api_version), o.uid);
   return request;
 }
 
-bool judged_operation(const AdmissionOutcome& o) {
-  return o.operation != "DELETE" && o.operation != "CONNECT" && o.sub_resource.empty();
+// Checks the review's envelope and starts the outcome: the request's
+// fields and the response envelope.
+Result<const Json*> start_outcome(const Json& review, AdmissionOutcome& o) {
+  const Result<const Json*> request = review_request(review);
+  if (!request.ok()) return request;
+  o.uid = json::as_string(json::field(*request, "uid"));
+  o.operation = json::as_string(json::field(*request, "operation"));
+  o.kind = json::as_string(json::field(*request, {"kind", "kind"}));
+  o.ns = json::as_string(json::field(*request, "namespace"));
+  o.name = json::as_string(json::field(*request, "name"));
+  o.sub_resource = json::as_string(json::field(*request, "subResource"));
+  o.dry_run = json::is_true(json::field(*request, "dryRun"));
+  o.response = response_envelope(std::string(json::as_string(json::field(&review, "apiVersion"))), o.uid);
+  return request;
 }
+
+// Whether the rules judge a request: not DELETE, CONNECT or a subresource.
+bool judged_operation(std::string_view operation, std::string_view sub_resource) {
+  return operation != "DELETE" && operation != "CONNECT" && sub_resource.empty();
+}
+bool judged_operation(const AdmissionOutcome& o) { return judged_operation(o.operation, o.sub_resource); }
 
 // The `images` audit annotation: what each image the object names resolved
 // to, so that the audit log records which image a pod was admitted with
@@ -335,8 +344,8 @@ void audit_images(const Json* object, const KnownImages& images, AdmissionOutcom
     value += value.empty() ? "" : "; ";
     value += image;
     switch (a->state) {
-      case ImageAnswer::State::kFound:
-        value += "=" + a->facts->name + "@" + a->facts->digest;
+      case ImageAnswer::State::kFound:  // appended piece by piece: no temporaries
+        value.append(1, '=').append(a->facts->name).append(1, '@').append(a->facts->digest);
         break;
       case ImageAnswer::State::kNotFound:
         value += " not found in " + a->registry;
@@ -354,9 +363,12 @@ void audit_images(const Json* object, const KnownImages& images, AdmissionOutcom
 std::vector<std::string> admission_images(const Policy& policy, const Json& review) {
   std::vector<std::string> out;
   if (!policy.images.lookup) return out;
-  AdmissionOutcome o;
-  const Result<const Json*> request = start_outcome(review, o);
-  if (!request.ok() || !judged_operation(o)) return out;
+  // Only what review_admission checks before judging: no outcome is built.
+  const Result<const Json*> request = review_request(review);
+  if (!request.ok() || !judged_operation(json::as_string(json::field(*request, "operation")),
+                                         json::as_string(json::field(*request, "subResource")))) {
+    return out;
+  }
   const Json* object = json::field(*request, "object");
   if (object == nullptr || !object->is_object()) return out;
   if (const std::optional<PodView> pod = find_pod(*object)) {
