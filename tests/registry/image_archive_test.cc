@@ -279,6 +279,48 @@ TEST_CASE("hostile and broken archives: an error naming the archive and the entr
     CHECK(error_of(dir.write("none.tar", legacy_with("manifest.json", "[]"))).find("holds no image") !=
           std::string::npos);
   }
+  SUBCASE("what the archive says reaches a message as printable ASCII only (as fuzz_image_archive checks)") {
+    // index.json is not checked against a digest; its mediaType was quoted
+    // as it was, terminal escapes included.
+    TarWriter t;
+    t.file("oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+    t.file("index.json", R"({"schemaVersion":2,"mediaType":"\u001b]0;pwned\u0007\u001b[31mred\u00e9","manifests":[]})");
+    const std::string path = dir.write("escapes.tar", t.finish());
+    CHECK(error_of(path) == path + ": entry index.json: the manifest's media type \"?]0;pwned??[31mred??\" is not "
+                                   "an image manifest or index");
+    // An index entry's platform, quoted when its manifest is no image's.
+    const Blob chart = blob("{}", "application/vnd.cncf.helm.config.v1+json");
+    const ManifestDoc m = image_manifest(chart, {}, true, "");
+    const nlohmann::ordered_json entry = {{"mediaType", m.media_type},
+                                          {"digest", m.digest},
+                                          {"size", m.content.size()},
+                                          {"platform", {{"os", "linux\x1b[2J"}, {"architecture", "amd64"}}}};
+    const Blob index = blob(nlohmann::ordered_json({{"schemaVersion", 2},
+                                                    {"mediaType", media_type::kOciIndex},
+                                                    {"manifests", nlohmann::ordered_json::array({entry})}})
+                                .dump(),
+                            std::string(media_type::kOciIndex));
+    OciLayout layout;
+    for (const Blob& b : {chart, Blob{m.digest, m.content, m.media_type}, index}) {
+      layout.files["blobs/sha256/" + hex_of(b.digest)] = b.content;
+    }
+    layout.entries.push_back(
+        {{"mediaType", index.media_type}, {"digest", index.digest}, {"size", index.content.size()}});
+    layout.seal();
+    const std::string platform = dir.write("platform.tar", layout.tar());
+    CHECK(error_of(platform, ArchiveOptions{}) ==
+          platform + ": the linux?[2J/amd64 entry " + m.digest +
+              " is not a container image (its config is \"application/vnd.cncf.helm.config.v1+json\")");
+  }
+  SUBCASE("a config the parser refuses: the message names the key") {
+    const std::string bad = R"({"architecture":"amd64","os":"linux","config":{"User":7}})";
+    const std::string name = hex_of(sha256(bad)) + ".json";
+    TarWriter t;
+    t.file(name, bad);
+    t.file("manifest.json", R"([{"Config":")" + name + R"(","RepoTags":["a:1"]}])");
+    const std::string path = dir.write("user.tar", t.finish());
+    CHECK(error_of(path) == path + ": entry " + name + ": config.User: is not a string");
+  }
   SUBCASE("one bad image does not hide the others") {
     TarWriter t;
     const Blob config = config_blob(compliant_spec());

@@ -24,6 +24,21 @@ Status entry_error(std::string_view name, const std::string& message) {
   return Status::invalid_input("entry " + printable_name(name) + ": " + message);
 }
 
+// `text` with every byte that is not printable ASCII as '?', whole: for
+// messages that quote what the archive says (a media type, a platform), so
+// that an archive cannot put terminal escapes in podguard's output.
+std::string printable_text(std::string text) {
+  for (char& c : text) {
+    if (c < 0x20 || c >= 0x7f) c = '?';
+  }
+  return text;
+}
+
+// A parser's failure on entry `name`, with the key it names.
+Status parse_error(std::string_view name, const Status& error) {
+  return entry_error(name, printable_text(error.to_string()));
+}
+
 // The files of an archive by their path inside it.
 class ArchiveFiles {
  public:
@@ -193,7 +208,7 @@ class Blobs {
     auto text = blob(d.digest, options_.max_manifest_bytes, "a manifest", d.size);
     if (!text.ok()) return text.status();
     auto m = parse_image_manifest(*text, d.media_type);
-    if (!m.ok()) return entry_error(path_of(d.digest), m.error().message());
+    if (!m.ok()) return parse_error(path_of(d.digest), m.error());
     return m;
   }
 
@@ -202,7 +217,7 @@ class Blobs {
     auto text = blob(digest, options_.max_config_bytes, "an image config", -1, path);
     if (!text.ok()) return text.status();
     auto c = parse_image_config(*text);
-    if (!c.ok()) return entry_error(path.empty() ? path_of(digest) : path, c.error().message());
+    if (!c.ok()) return parse_error(path.empty() ? path_of(digest) : path, c.error());
     auto shared = std::make_shared<const ImageConfig>(std::move(*c));
     configs_.emplace(digest, shared);
     return shared;
@@ -233,7 +248,7 @@ Result<std::shared_ptr<const ImageFacts>> assemble(const ImageManifest& top, std
   parts.manifest = [&](const ImageDescriptor& d) { return blobs.manifest(d); };
   parts.config = [&](const std::string& digest) { return blobs.config(digest, config_path); };
   parts.not_an_image = [](const ImageManifest& m, const std::string& what) {
-    return Status::invalid_input(what + " is not a container image (its config is \"" +
+    return Status::invalid_input(printable_text(what) + " is not a container image (its config is \"" +
                                  printable_name(m.config.media_type) + "\")");
   };
   if (Status s = assemble_image(top, options.platforms, parts, *facts); !s.ok()) return s;
@@ -282,7 +297,7 @@ Result<std::vector<ArchiveImage>> read_oci(const ArchiveFiles& files, const std:
   auto text = files.read("index.json", options.max_manifest_bytes, "the image index");
   if (!text.ok()) return text.status();
   auto index = parse_image_manifest(*text, media_type::kOciIndex);
-  if (!index.ok()) return entry_error("index.json", index.error().message());
+  if (!index.ok()) return parse_error("index.json", index.error());
   if (!index->is_index()) return entry_error("index.json", "a manifest, where an image index was expected");
   auto doc = parse_json("index.json", *text);
   if (!doc.ok()) return doc.status();
