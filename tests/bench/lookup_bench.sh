@@ -18,12 +18,14 @@
 #   cached: wrk over TLS keep-alive, tests/bench/pod-review.json (its images
 #           served by slow_registry as the mirror of their registries, and
 #           cached after the first review) to both servers, 1 and 32
-#           connections, best of RUNS runs of SECONDS: p50, p99, reviews/s.
+#           connections, best of RUNS runs of SECONDS: p50, p99, reviews/s,
+#           and the server's CPU per review (the least of the runs).
 #
 #   tests/bench/lookup_bench.sh [DELAY_MS=20] [ROUNDS=15] [SECONDS=10] [RUNS=3]
 #
 # PODGUARD=path benchmarks another podguard binary (slow_registry still
-# comes from build-bench). Missing Debian packages (wrk, curl, jq) are
+# comes from build-bench); SERVE_ARGS adds options to both `podguard serve`
+# (e.g. "--log-level warn": no decision log lines). Missing Debian packages (wrk, curl, jq) are
 # installed with apt-get. Everything the script starts is stopped on exit.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -102,11 +104,12 @@ start_server() {
   metrics=$(free_port)
   GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.tcache_count=1000} \
   "$podguard" serve --config "$2" --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" \
-    --addr "127.0.0.1:$port" --metrics-addr "127.0.0.1:$metrics" >/dev/null 2>"$work/$1.err" &
+    --addr "127.0.0.1:$port" --metrics-addr "127.0.0.1:$metrics" ${SERVE_ARGS:-} >/dev/null 2>"$work/$1.err" &
   pids+=($!)
   wait_tcp "$port" "${pids[-1]}" || die "podguard serve ($1) did not start: $(cat "$work/$1.err")"
   printf -v "${1}_port" '%s' "$port"
   printf -v "${1}_metrics" '%s' "$metrics"
+  printf -v "${1}_pid" '%s' "${pids[-1]}"
 }
 start_server on "$work/on.yaml"
 start_server off "$work/off.yaml"
@@ -184,16 +187,34 @@ post "$on_port" "$work/review.json" "$work/answer.json" >/dev/null  # fills the 
 jq -e '.response.allowed' "$work/answer.json" >/dev/null || die "pod-review.json not allowed: $(cat "$work/answer.json")"
 jq -e '.response.auditAnnotations.images | test("@sha256:.*@sha256:")' "$work/answer.json" >/dev/null ||
   die "pod-review.json's images were not looked up: $(cat "$work/answer.json")"
-declare -A best
-# wrk_run NAME CONNS SECONDS
+# cpu_ticks PID: user+system clock ticks of the process (all threads).
+cpu_ticks() {
+  local stat
+  stat=$(<"/proc/$1/stat")
+  stat=${stat##*) }  # fields from 3 on
+  set -- $stat
+  echo $((${12} + ${13}))
+}
+declare -A best cpu_best
+# wrk_run NAME CONNS SECONDS: keeps the fastest run's figures, and the
+# least server CPU per review of all runs (less disturbed by neighbours
+# than throughput is).
 wrk_run() {
-  local port out="$work/wrk-$1-$2.txt" rate l50 l99
+  local port pid out="$work/wrk-$1-$2.txt" rate l50 l99 ticks requests us
   port=$([ "$1" = on ] && echo "$on_port" || echo "$off_port")
+  pid=$([ "$1" = on ] && echo "$on_pid" || echo "$off_pid")
   wait_quiet
+  ticks=$(cpu_ticks "$pid")
   WRK_BODY="$work/review.json" wrk -t1 -c"$2" -d"${3}s" --timeout 5s --latency -s "$bench/wrk-post.lua" \
     "https://127.0.0.1:$port/validate" >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
   ! grep -q 'Non-2xx\|Socket errors' "$out" || die "errors under wrk: $(cat "$out")"
   [ "$3" = "$duration" ] || return 0
+  ticks=$(($(cpu_ticks "$pid") - ticks))
+  requests=$(awk '/ requests in / { print $1 }' "$out")
+  us=$(awk -v t="$ticks" -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }')
+  if [ -z "${cpu_best[$1-$2]:-}" ] || awk -v a="$us" -v b="${cpu_best[$1-$2]}" 'BEGIN { exit !(a < b) }'; then
+    cpu_best[$1-$2]=$us
+  fi
   rate=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
   l50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
   l99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
@@ -230,12 +251,13 @@ printf '                     multi-platform:  %s\n' "$(sed 's/^slow_registry: an
 printf 'cached: wrk -t1 --latency, keep-alive TLS, tests/bench/pod-review.json (%s bytes, 2 images, cached);\n' \
   "$(wc -c <"$work/review.json")"
 printf '        best of %s runs of %s s after a 3 s warm-up\n' "$runs" "$duration"
-printf '  %-22s %5s %11s %9s %9s\n' server conns reviews/s "p50 ms" "p99 ms"
+printf '  %-22s %5s %11s %9s %9s %10s\n' server conns reviews/s "p50 ms" "p99 ms" "srv us/rev"
 for conns in 1 32; do
   for name in on off; do
     read -r rate l50 l99 <<<"${best[$name-$conns]}"
     label=$([ "$name" = on ] && echo "lookups on, cached" || echo "lookups off")
-    printf '  %-22s %5d %11.0f %9.3f %9.3f\n' "$label" "$conns" "$rate" "$l50" "$l99"
+    printf '  %-22s %5d %11.0f %9.3f %9.3f %10s\n' "$label" "$conns" "$rate" "$l50" "$l99" "${cpu_best[$name-$conns]}"
   done
 done
+printf '  (srv us/rev: the server'"'"'s CPU per review, the least of the runs)\n'
 printf '  %s\n' "$hits"
