@@ -305,3 +305,74 @@ TEST_CASE("a rule with a pod check and an image check runs both") {
 }
 
 }  // namespace podguard
+
+namespace podguard {
+namespace {
+
+// The verdict's violations as comparable text.
+std::vector<std::string> lines(const ObjectVerdict& v) {
+  std::vector<std::string> out;
+  for (const Violation& x : v.violations) {
+    out.push_back(x.rule + "|" + std::string(to_string(x.action)) + "|" + x.container.value_or("") + "|" +
+                  x.path.str() + "|" + x.message);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("image rules' findings judged before (ImageJudgements) stand in for judging again, where they may") {
+  const Policy policy = config("overrides:\n- namespaces: [legacy]\n  rules: {image-user: audit}\n");
+  const KnownImages images =
+      testing::known({{kApi, testing::found_user("")}, {kProxy, testing::found_user("1001")}});
+  const ImageAnswer* api = images.find(kApi);
+  const ImageAnswer* proxy = images.find(kProxy);
+  REQUIRE(api != nullptr);
+  REQUIRE(proxy != nullptr);
+  const ImageJudgement api_judged = judge_image(policy, kApi, *api->facts);
+  const ImageJudgement proxy_judged = judge_image(policy, kProxy, *proxy->facts);
+
+  EvalOptions plain;
+  plain.images = &images;
+  ImageJudgements judged;
+  judged.add(kApi, api->facts.get(), &api_judged);
+  judged.add(kProxy, proxy->facts.get(), &proxy_judged);
+  EvalOptions memo = plain;
+  memo.judged_images = &judged;
+
+  SUBCASE("the same verdict as judging the images here") {
+    CHECK(lines(evaluate_object(policy, yaml_object(deployment()), memo)) ==
+          lines(evaluate_object(policy, yaml_object(deployment()), plain)));
+  }
+  // A judgement that says something else shows where it is used.
+  ImageJudgement marked = api_judged;
+  const std::size_t user_rule = *policy.registry->index_of("image-user");
+  marked.by_rule[user_rule] = {ImageFindings::Entry{ImageFindings::kWholeImage, FieldPath(), "MARKED"}};
+  ImageJudgements marked_judged;
+  marked_judged.add(kApi, api->facts.get(), &marked);
+  EvalOptions with_marked = plain;
+  with_marked.judged_images = &marked_judged;
+
+  SUBCASE("used for the namespaces that take the policy's base settings") {
+    const auto user = of(evaluate_object(policy, yaml_object(deployment()), with_marked), "image-user");
+    REQUIRE(user.size() == 2);
+    CHECK(user[0].message == "image \"ghcr.io/acme/api:1.4\": MARKED");
+  }
+  SUBCASE("not used where an override changes the rules' settings") {
+    const auto user = of(evaluate_object(policy, yaml_object(deployment("legacy")), with_marked), "image-user");
+    REQUIRE(user.size() == 2);
+    CHECK(user[0].action == Action::kAudit);
+    CHECK(!contains(user[0].message, "MARKED"));
+  }
+  SUBCASE("not used for other facts under the same reference (a tag that moved)") {
+    const KnownImages moved = testing::known({{kApi, testing::found_user("")}});
+    EvalOptions options;
+    options.images = &moved;
+    options.judged_images = &marked_judged;
+    const auto user = of(evaluate_object(policy, yaml_object(deployment()), options), "image-user");
+    REQUIRE(!user.empty());
+    CHECK(!contains(user[0].message, "MARKED"));
+  }
+}
+
+}  // namespace podguard

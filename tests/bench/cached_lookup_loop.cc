@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -76,8 +77,10 @@ void answer_and_free(podguard::ReadResult& read, podguard::AdmissionResult& resu
 
 // The webhook with lookups on when the caches know every image
 // (Webhook::look_up_images' first branch, then decide).
-[[gnu::noinline]] void review_with_cached_images(const podguard::Policy& policy, ImageLookup& lookup,
+[[gnu::noinline]] void review_with_cached_images(const std::shared_ptr<const podguard::Policy>& shared_policy,
+                                                 ImageLookup& lookup, podguard::registry::JudgedImages& judged,
                                                  const std::string& body, Phases& p) {
+  const podguard::Policy& policy = *shared_policy;
   auto t = Clock::now();
   podguard::ReadResult read = podguard::read_admission_review(body);
   p.read += us_since(t);
@@ -94,9 +97,15 @@ void answer_and_free(podguard::ReadResult& read, podguard::AdmissionResult& resu
     std::exit(2);
   }
   const podguard::KnownImages answers = podguard::registry::known_images(images, known);
+  // As the webhook's decide_with_images: the images' rule findings judged
+  // once, on the first review, and reused.
+  std::vector<std::shared_ptr<const podguard::ImageJudgement>> keep;
+  podguard::ImageJudgements judgements;
+  judged.judgements(shared_policy, answers, keep, judgements);
   p.images += us_since(t);
   t = Clock::now();
-  podguard::AdmissionResult result = podguard::review_admission_read(policy, read, podguard::today_utc(), &answers);
+  podguard::AdmissionResult result =
+      podguard::review_admission_read(policy, read, podguard::today_utc(), &answers, &judgements);
   p.judge += us_since(t);
   answer_and_free(read, result, p);
 }
@@ -156,11 +165,13 @@ int main(int argc, char** argv) {
   fail_review(off_result);
   fail_review(on_result);
 
+  const auto shared_on = std::make_shared<const podguard::Policy>(on);
+  podguard::registry::JudgedImages judged;
   Phases off_phases, on_phases;
   const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   do {
     review_today(today, body, off_phases);
-    review_with_cached_images(on, lookup, body, on_phases);
+    review_with_cached_images(shared_on, lookup, judged, body, on_phases);
   } while (Clock::now() < end);
 
   std::printf("review %zu bytes, %zu images (all cached), reviews alternating:\n", body.size(), images.size());

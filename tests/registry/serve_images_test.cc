@@ -121,7 +121,7 @@ TEST_CASE("serve with lookups: the image's USER decides run-as-non-root, digests
     INFO(answer.dump(2));
     CHECK(answer["response"]["allowed"] == true);
     const std::string images(audit_images(answer));
-    CHECK(contains(images, good + "=" + registry.host() + "/acme/api@sha256:"));
+    CHECK(contains(images, good + "@sha256:"));
     // The second review of the image needs no registry: answered from the cache.
     const std::size_t fetched = registry.count("GET", "/manifests/");
     const Json again = webhook.admit(review(pod({good}), "uid-2"));
@@ -139,6 +139,14 @@ TEST_CASE("serve with lookups: the image's USER decides run-as-non-root, digests
     REQUIRE(line);
     CHECK(line->value("image_lookup", "") == "cached");
     CHECK(contains(line->value("images", "").c_str(), "@sha256:"));
+  }
+  SUBCASE("an image pinned by digest is in the object already: the annotation leaves it out") {
+    const std::string images = audit_images(webhook.admit(review(pod({good}))));
+    REQUIRE(contains(images, "@sha256:"));
+    const std::string digest = images.substr(images.find("@sha256:") + 1);
+    const Json pinned = webhook.admit(review(pod({good, registry.host() + "/acme/api@" + digest}), "uid-pinned"));
+    CHECK(pinned["response"]["allowed"] == true);
+    CHECK(audit_images(pinned) == good + "@" + digest);
   }
   SUBCASE("a USER name with runAsNonRoot: denied, saying the kubelet would refuse to start it") {
     const Json answer = webhook.admit(review(pod({by_name})));
@@ -312,7 +320,7 @@ TEST_CASE("serve with lookups against Debian's docker-registry") {
   CHECK(contains(message, "root"));
   const Json allowed = webhook.admit(review(pod({registry.host() + "/acme/api:1.4.2"}), "uid-2"));
   CHECK(allowed["response"]["allowed"] == true);
-  CHECK(contains(audit_images(allowed), "/acme/api@sha256:"));
+  CHECK(contains(audit_images(allowed), "/acme/api:1.4.2@sha256:"));
 }
 
 }  // namespace podguard::testing

@@ -50,4 +50,43 @@ KnownImages known_images(const std::vector<std::string>& references, const std::
   return known;
 }
 
+void JudgedImages::judgements(const std::shared_ptr<const Policy>& policy, const KnownImages& images,
+                              std::vector<std::shared_ptr<const ImageJudgement>>& keep, ImageJudgements& out) {
+  for (const auto& [reference, answer] : images.entries()) {
+    if (answer.state != ImageAnswer::State::kFound || !answer.facts) continue;
+    std::shared_ptr<const ImageJudgement> judgement = find(policy, reference, answer.facts);
+    if (!judgement) {
+      judgement = std::make_shared<const ImageJudgement>(judge_image(*policy, reference, *answer.facts));
+      store(policy, reference, answer.facts, judgement);
+    }
+    out.add(reference, answer.facts.get(), judgement.get());
+    keep.push_back(std::move(judgement));
+  }
+}
+
+std::shared_ptr<const ImageJudgement> JudgedImages::find(const std::shared_ptr<const Policy>& policy,
+                                                         const std::string& reference,
+                                                         const std::shared_ptr<const ImageFacts>& facts) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (policy_ != policy) return nullptr;
+  const auto it = entries_.find(reference);
+  if (it == entries_.end()) return nullptr;
+  const std::weak_ptr<const ImageFacts>& made_from = it->second.facts;
+  // The same control block: the same facts object, still alive.
+  if (made_from.owner_before(facts) || facts.owner_before(made_from) || made_from.expired()) return nullptr;
+  return it->second.judgement;
+}
+
+void JudgedImages::store(const std::shared_ptr<const Policy>& policy, const std::string& reference,
+                         const std::shared_ptr<const ImageFacts>& facts,
+                         std::shared_ptr<const ImageJudgement> judgement) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (policy_ != policy) {
+    entries_.clear();
+    policy_ = policy;
+  }
+  if (entries_.size() >= max_entries_ && entries_.find(reference) == entries_.end()) entries_.clear();
+  entries_[reference] = Entry{facts, std::move(judgement)};
+}
+
 }  // namespace podguard::registry

@@ -17,6 +17,7 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 
 #include "engine/admission/admission.h"
 #include "engine/policy/config.h"
@@ -197,7 +198,11 @@ class Webhook {
   void handle_validate(const HttpRequest& req, HttpResponse& res);
   bool look_up_images(const HttpRequest& req, HttpResponse& res, const std::shared_ptr<ReadResult>& read,
                       Clock::time_point start);
+  void decide_with_images(const std::shared_ptr<const Policy>& policy, const std::shared_ptr<ReadResult>& read,
+                          const KnownImages& images, Clock::time_point start, const std::string& remote,
+                          const char* image_outcome, HttpResponse& res);
   void decide(const Policy& policy, std::shared_ptr<ReadResult> read, const KnownImages* images,
+              const ImageJudgements* judged,
               Clock::time_point start, const std::string& remote, const char* image_outcome, HttpResponse& res);
   void handle_metrics_port(const HttpRequest& req, HttpResponse& res);
   void account(const AdmissionOutcome& outcome, double seconds, const char* image_outcome);
@@ -224,6 +229,7 @@ class Webhook {
   ImageSettings lookup_settings_;
   FileStamp credentials_stamp_, lookup_ca_stamp_;
   registry::LookupMetrics retired_lookup_metrics_;  // of the lookups replaced so far
+  registry::JudgedImages judged_images_;
 
   FileStamp config_stamp_, cert_stamp_, key_stamp_, ca_stamp_;
   std::optional<Address> addr_, metrics_addr_;
@@ -506,7 +512,7 @@ void Webhook::handle_validate(const HttpRequest& req, HttpResponse& res) {
   }
   auto read = std::make_shared<ReadResult>(read_admission_review(req.body));
   if (policy->images.lookup && look_up_images(req, res, read, start)) return;
-  decide(*policy, std::move(read), nullptr, start, *req.remote_addr, nullptr, res);
+  decide(*policy, std::move(read), nullptr, nullptr, start, *req.remote_addr, nullptr, res);
 }
 
 // With images.lookup: the review's images are looked up first. When the
@@ -530,7 +536,7 @@ bool Webhook::look_up_images(const HttpRequest& req, HttpResponse& res, const st
   }
   if (known.size() == images.size()) {
     const KnownImages answers = registry::known_images(images, known);
-    decide(*policy, read, &answers, start, *req.remote_addr, "cached", res);
+    decide_with_images(policy, read, answers, start, *req.remote_addr, "cached", res);
     return true;
   }
   double budget = policy->images.timeout_seconds;
@@ -540,7 +546,7 @@ bool Webhook::look_up_images(const HttpRequest& req, HttpResponse& res, const st
   const auto budget_ms = std::chrono::milliseconds(static_cast<long long>(budget * 1000));
   if (req.context == nullptr) {  // a caller that cannot wait: not the HTTPS server
     const KnownImages answers = registry::known_images(images, lookup->lookup_all(images, budget_ms));
-    decide(*policy, read, &answers, start, *req.remote_addr, "fetched", res);
+    decide_with_images(policy, read, answers, start, *req.remote_addr, "fetched", res);
     return true;
   }
   std::shared_ptr<Responder> responder = req.context->defer();
@@ -555,20 +561,31 @@ bool Webhook::look_up_images(const HttpRequest& req, HttpResponse& res, const st
           const KnownImages answers = registry::known_images(images, results);
           bool failed = false;
           for (const auto& [ref, answer] : answers.entries()) failed |= answer.state == ImageAnswer::State::kFailed;
-          decide(*policy, read, &answers, start, remote, failed ? "failed" : "fetched", out);
+          decide_with_images(policy, read, answers, start, remote, failed ? "failed" : "fetched", out);
         });
       },
       budget_ms);
   return true;
 }
 
+// decide() with the image rules' findings judged before for the images
+// known (and those judged now kept for the next reviews).
+void Webhook::decide_with_images(const std::shared_ptr<const Policy>& policy, const std::shared_ptr<ReadResult>& read,
+                                 const KnownImages& images, Clock::time_point start, const std::string& remote,
+                                 const char* image_outcome, HttpResponse& res) {
+  std::vector<std::shared_ptr<const ImageJudgement>> keep;
+  ImageJudgements judged;
+  judged_images_.judgements(policy, images, keep, judged);
+  decide(*policy, read, &images, &judged, start, remote, image_outcome, res);
+}
+
 // Decides a read review and fills the answer. The review and its result
 // are freed, and the decision logged and counted, after the answer has gone
 // out: none of that makes the API server wait.
 void Webhook::decide(const Policy& policy, std::shared_ptr<ReadResult> read, const KnownImages* images,
-                     Clock::time_point start, const std::string& remote, const char* image_outcome,
+                     const ImageJudgements* judged, Clock::time_point start, const std::string& remote, const char* image_outcome,
                      HttpResponse& res) {
-  auto result = std::make_shared<AdmissionResult>(review_admission_read(policy, *read, today_utc(), images));
+  auto result = std::make_shared<AdmissionResult>(review_admission_read(policy, *read, today_utc(), images, judged));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!result->error.ok()) {
     const std::string message = "malformed AdmissionReview: " + result->error.message();

@@ -331,21 +331,24 @@ bool judged_operation(std::string_view operation, std::string_view sub_resource)
 }
 bool judged_operation(const AdmissionOutcome& o) { return judged_operation(o.operation, o.sub_resource); }
 
-// The `images` audit annotation: what each image the object names resolved
-// to, so that the audit log records which image a pod was admitted with
-// (a tag may move later). "ref=name@digest", or why it is not known.
-void audit_images(const Json* object, const KnownImages& images, AdmissionOutcome& o) {
-  const std::optional<PodView> pod = find_pod(*object);
-  if (!pod) return;
+// The `images` audit annotation: what each image the object names by tag
+// resolved to, so that the audit log records which image a pod was
+// admitted with (the tag may move later): "ref@digest" (the reference as
+// written, pinned to what it named then), or why it is not known. An image
+// pinned by digest is left out: the object says it already.
+void audit_images(const KnownImages& images, AdmissionOutcome& o) {
   std::string value;
-  for (const std::string_view image : container_images(*pod)) {
-    const ImageAnswer* a = images.find(image);
-    if (a == nullptr) continue;
+  // The answers are for the object's images (admission_images), in
+  // container order: no need to walk the object again.
+  for (const auto& [image, answer] : images.entries()) {
+    const ImageAnswer* a = &answer;
+    const bool found = a->state == ImageAnswer::State::kFound;
+    if (found && image.find('@') != std::string_view::npos) continue;
     value += value.empty() ? "" : "; ";
     value += image;
     switch (a->state) {
-      case ImageAnswer::State::kFound:  // appended piece by piece: no temporaries
-        value.append(1, '=').append(a->facts->name).append(1, '@').append(a->facts->digest);
+      case ImageAnswer::State::kFound:
+        value.append(1, '@').append(a->facts->digest);
         break;
       case ImageAnswer::State::kNotFound:
         value += " not found in " + a->registry;
@@ -377,7 +380,8 @@ std::vector<std::string> admission_images(const Policy& policy, const Json& revi
   return out;
 }
 
-AdmissionResult review_admission(const Policy& policy, const Json& review, Day today, const KnownImages* images) {
+AdmissionResult review_admission(const Policy& policy, const Json& review, Day today, const KnownImages* images,
+                                 const ImageJudgements* judged) {
   AdmissionOutcome o;
   const Result<const Json*> request = start_outcome(review, o);
   if (!request.ok()) return fail(request.error().message());
@@ -395,6 +399,7 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
   options.max_findings_per_rule = kMaxFindingsPerRule;
   options.check_api_types = false;  // the API server decoded the object already
   options.images = images;
+  options.judged_images = judged;
   ObjectVerdict verdict = evaluate_object(policy, *object, options);
   if (o.name.empty()) o.name = verdict.name;
   if (o.ns.empty()) o.ns = verdict.ns;
@@ -408,7 +413,7 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
     before.emplace(evaluate_object(policy, *old_object, options), *old_object);
   }
   answer(verdict, *object, before ? &*before : nullptr, o);
-  if (images != nullptr && !images->empty()) audit_images(object, *images, o);
+  if (images != nullptr && !images->empty()) audit_images(*images, o);
   result.outcome = std::move(o);
   return result;
 }
@@ -447,7 +452,7 @@ std::vector<std::string> admission_images(const Policy& policy, const ReadResult
 }
 
 AdmissionResult review_admission_read(const Policy& policy, const ReadResult& read, Day today,
-                                      const KnownImages* images) {
+                                      const KnownImages* images, const ImageJudgements* judged) {
   if (!read.error.ok()) {
     return fail("the body is not valid JSON: " + read.error.message() + " (line " + std::to_string(read.error.pos().line) +
                 ", column " + std::to_string(read.error.pos().column) + ")");
@@ -455,7 +460,7 @@ AdmissionResult review_admission_read(const Policy& policy, const ReadResult& re
   if (read.documents.size() != 1) {
     return fail(read.documents.empty() ? "the body is empty" : "the body holds more than one JSON value");
   }
-  return review_admission(policy, read.documents.front().value, today, images);
+  return review_admission(policy, read.documents.front().value, today, images, judged);
 }
 
 AdmissionResult review_admission_text(const Policy& policy, std::string_view body, Day today) {

@@ -64,8 +64,11 @@ struct AdmissionResult {
 // lookups answered for the object's images (admission_images); with it the
 // image rules judge them, and the response's audit annotation `images`
 // records what each reference resolved to.
+// `judged` (optional) holds the image rules' findings for some of those
+// images, judged before under this policy (judge_image), as the webhook
+// keeps them for cached images.
 AdmissionResult review_admission(const Policy& policy, const Json& review, Day today = today_utc(),
-                                 const KnownImages* images = nullptr);
+                                 const KnownImages* images = nullptr, const ImageJudgements* judged = nullptr);
 
 // The images to look up before deciding a review: those the object's
 // containers name, when the policy looks images up (images.lookup) and the
@@ -87,7 +90,7 @@ ReadResult read_admission_review(std::string_view body);
 // SkippedFields patterns.
 const std::vector<std::string>& unread_review_fields();
 AdmissionResult review_admission_read(const Policy& policy, const ReadResult& read, Day today = today_utc(),
-                                      const KnownImages* images = nullptr);
+                                      const KnownImages* images = nullptr, const ImageJudgements* judged = nullptr);
 // admission_images of what read_admission_review read.
 std::vector<std::string> admission_images(const Policy& policy, const ReadResult& read);
 

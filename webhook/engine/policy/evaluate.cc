@@ -181,18 +181,28 @@ std::string platform_note(const ImageFacts* facts, const ImageFindings::Entry& f
 // found (or that the registry says does not exist), and adds each finding
 // to `out` on that container, at its `image` field. Every container gets
 // the findings of its image, when several share one.
-void judge_container_images(const Rule& rule, const RuleParams& params, const PodView& pod,
-                            const KnownImages& images, ImageFindings& scratch, Findings& out) {
+// `judged` (may be null) holds findings of this rule judged before, at the
+// same params.
+void judge_container_images(std::size_t rule_index, const Rule& rule, const RuleParams& params, const PodView& pod,
+                            const KnownImages& images, const ImageJudgements* judged, ImageFindings& scratch,
+                            Findings& out) {
   for (const ContainerView& c : pod.containers()) {
     const std::string_view reference = json::as_string(json::field(c.spec, "image"));
     const ImageAnswer* answer = reference.empty() ? nullptr : images.find(reference);
     if (answer == nullptr || answer->state == ImageAnswer::State::kFailed) continue;
     const ImageFacts* facts = answer->state == ImageAnswer::State::kFound ? answer->facts.get() : nullptr;
     if (answer->state == ImageAnswer::State::kFound && facts == nullptr) continue;
-    scratch.clear();
-    rule.image_check(ImageSubject{reference, facts, facts == nullptr ? answer->reason : std::string_view()}, params,
-                     scratch);
-    for (const ImageFindings::Entry& f : scratch.entries()) {
+    const ImageJudgement* before = judged != nullptr && facts != nullptr ? judged->find(reference, facts) : nullptr;
+    const std::vector<ImageFindings::Entry>* entries = nullptr;
+    if (before != nullptr && rule_index < before->by_rule.size()) {
+      entries = &before->by_rule[rule_index];
+    } else {
+      scratch.clear();
+      rule.image_check(ImageSubject{reference, facts, facts == nullptr ? answer->reason : std::string_view()}, params,
+                       scratch);
+      entries = &scratch.entries();
+    }
+    for (const ImageFindings::Entry& f : *entries) {
       out.add(
           &c, [&] { return pod.container_path(c).key("image"); },
           [&] { return "image \"" + std::string(reference) + "\": " + f.message + platform_note(facts, f); });
@@ -294,7 +304,8 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
     std::size_t failures_from = static_cast<std::size_t>(-1);
     Action failure_action = Action::kOff;
     if (judges_images) {
-      judge_container_images(rule, setting.params, *pod, *images, image_findings, findings);
+      judge_container_images(i, rule, setting.params, *pod, *images,
+                             settings == &policy.rules ? options.judged_images : nullptr, image_findings, findings);
       if (lookup_rule == i) {
         failures_from = findings.entries().size();
         failure_action = unreachable_image_action(policy, setting.action);
@@ -307,6 +318,21 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
     }
   }
   return v;
+}
+
+ImageJudgement judge_image(const Policy& policy, std::string_view reference, const ImageFacts& facts) {
+  const RuleRegistry& registry = *policy.registry;
+  ImageJudgement out;
+  out.by_rule.resize(registry.size());
+  ImageFindings findings;
+  for (std::size_t i = 0; i < registry.size(); ++i) {
+    const Rule& rule = registry.at(i);
+    if (policy.rules[i].action == Action::kOff || rule.image_check == nullptr) continue;
+    findings.clear();
+    rule.image_check(ImageSubject{reference, &facts, {}}, policy.rules[i].params, findings);
+    out.by_rule[i] = findings.entries();
+  }
+  return out;
 }
 
 namespace {

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/facts/api_types.h"
@@ -72,6 +73,45 @@ struct ObjectVerdict {
   std::string display_name() const;
 };
 
+// What the image rules found in one found image under a policy's base rule
+// settings (no namespace override), before exemptions: the part of judging
+// a workload's image that depends on the image alone. The webhook keeps one
+// per cached image, so that reviews of workloads whose images it knows do
+// not judge those images again.
+struct ImageJudgement {
+  // Indexed like the policy's registry: the findings of each rule's image
+  // check; empty for rules that are off or judge no images.
+  std::vector<std::vector<ImageFindings::Entry>> by_rule;
+};
+
+// Judges `facts`, found for `reference`, with every image rule at the
+// policy's base settings.
+ImageJudgement judge_image(const Policy& policy, std::string_view reference, const ImageFacts& facts);
+
+// Judgements made before, by the reference they were made for and the
+// facts they were made from (an answer whose facts differ is judged
+// afresh). A handful per review: searched in order.
+class ImageJudgements {
+ public:
+  void add(std::string_view reference, const ImageFacts* facts, const ImageJudgement* judgement) {
+    entries_.push_back({reference, facts, judgement});
+  }
+  const ImageJudgement* find(std::string_view reference, const ImageFacts* facts) const {
+    for (const Entry& e : entries_) {
+      if (e.facts == facts && e.reference == reference) return e.judgement;
+    }
+    return nullptr;
+  }
+
+ private:
+  struct Entry {
+    std::string_view reference;
+    const ImageFacts* facts;
+    const ImageJudgement* judgement;
+  };
+  std::vector<Entry> entries_;
+};
+
 struct EvalOptions {
   // Namespace for objects that do not set metadata.namespace (kubectl -n).
   std::string default_namespace = "default";
@@ -93,6 +133,10 @@ struct EvalOptions {
   // (facts/image_facts.h); nullptr or an image missing from it: the rules
   // judge the spec alone. Not owned; must outlive the evaluation.
   const KnownImages* images = nullptr;
+  // Image rules' findings judged before for some of those images
+  // (judge_image under this policy); used where the object's namespace has
+  // no override. nullptr: every image is judged here. Not owned.
+  const ImageJudgements* judged_images = nullptr;
 };
 
 // Evaluates one object (skipped when it has no pod spec).
