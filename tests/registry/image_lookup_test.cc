@@ -307,3 +307,28 @@ TEST_CASE("destroying the lookup cuts off its requests and answers pending batch
 
 }  // namespace
 }  // namespace podguard::testing
+
+namespace podguard::testing {
+
+TEST_CASE("what a registry sends is made printable before it reaches a message") {
+  FakeRegistry registry;
+  // A manifest whose media type carries terminal escapes (a registry that
+  // wants to repaint the terminal of whoever reads podguard's output).
+  const std::string hostile = "application/vnd.evil\x1b]0;pwned\x07\x1b[31m";
+  nlohmann::ordered_json doc = {{"schemaVersion", 2}, {"mediaType", hostile}, {"config", {}}, {"layers", nlohmann::ordered_json::array()}};
+  const std::string content = doc.dump();
+  Push p;
+  p.repository = "acme/evil";
+  p.manifests.push_back({"1.0", hostile, content, sha256(content)});
+  registry.push(p);
+  auto lookup = make_lookup(local_options({registry.host()}));
+  const registry::ImageResult r = lookup->lookup(registry.host() + "/acme/evil:1.0");
+  REQUIRE(!r.ok());
+  const std::string text = r.status().to_string();
+  INFO(text);
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.find('\x07') == std::string::npos);
+  CHECK(text.find("application/vnd.evil?]0;pwned??[31m") != std::string::npos);
+}
+
+}  // namespace podguard::testing

@@ -69,9 +69,9 @@ std::string metric_result(const Status& s) {
 }
 
 // What one caller gets: the shared facts, or the failure prefixed with the
-// image as that caller wrote it.
+// image as that caller wrote it, with what the registry sent made printable.
 ImageResult deliver(std::string_view image, const ImageResult& r) {
-  if (!r.ok()) return Status(r.error()).prefix(image);
+  if (!r.ok()) return Status(r.error()).make_printable().prefix(image);
   return r;
 }
 
@@ -370,7 +370,7 @@ void ImageLookup::lookup_async(std::vector<std::string> images, LookupCallback d
     for (std::size_t i = 0; i < images.size(); ++i) {
       auto t = target_of(images[i]);
       if (!t.ok()) {
-        batch->results[i] = Status(t.error()).prefix(images[i]);
+        batch->results[i] = Status(t.error()).make_printable().prefix(images[i]);
         continue;
       }
       if (auto hit = impl_->from_cache(*t, now)) {
@@ -430,7 +430,7 @@ std::optional<ImageResult> ImageLookup::cached(std::string_view image) {
     }
   }
   auto t = target_of(image);  // parsed outside the lock
-  if (!t.ok()) return ImageResult(Status(t.error()).prefix(image));
+  if (!t.ok()) return ImageResult(Status(t.error()).make_printable().prefix(image));
   std::lock_guard lock(impl_->mutex);
   impl_->references.put(reference, static_cast<const CacheKeys&>(*t));
   auto hit = impl_->from_cache(*t, Clock::now());

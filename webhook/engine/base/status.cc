@@ -49,6 +49,15 @@ Status& Status::with_key(std::string_view key) & {
   return *this;
 }
 
+Status& Status::make_printable() & {
+  if (rep_) {
+    for (char& c : rep_->message) {
+      if (c < 0x20 || c >= 0x7f) c = '?';
+    }
+  }
+  return *this;
+}
+
 Status& Status::prefix(std::string_view context) & {
   if (rep_) rep_->message = std::string(context) + ": " + rep_->message;
   return *this;

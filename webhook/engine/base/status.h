@@ -97,6 +97,13 @@ class [[nodiscard]] Status {
   Status& prefix(std::string_view context) &;
   Status&& prefix(std::string_view context) && { return std::move(prefix(context)); }
 
+  // Replaces every byte of the message that is not printable ASCII with
+  // '?': for messages that quote what a remote party sent (a registry's
+  // media type, platform or error text), so that it cannot put terminal
+  // escapes into podguard's output, logs or a webhook's answer.
+  Status& make_printable() &;
+  Status&& make_printable() && { return std::move(make_printable()); }
+
   // "file:line:col: key: message", leaving out the parts that are unknown;
   // "ok" for an ok Status.
   [[nodiscard]] std::string to_string() const;
