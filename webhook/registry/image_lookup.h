@@ -11,7 +11,9 @@
 //   failures for cache.error_ttl (the same Status is answered meanwhile).
 //   A tag whose TTL ran out while its image is still cached is checked
 //   with a HEAD request (which Docker Hub does not count against its pull
-//   limit) instead of fetched again.
+//   limit) instead of fetched again. Each reference asked about keeps the
+//   cache keys it parsed to (at most cache.max_entries references, a few
+//   hundred bytes each), so cached() does not parse it again.
 // - Concurrent lookups of one image share one fetch.
 // - Fetches run on a fixed pool of worker threads owned by the lookup;
 //   callers never touch the network. A batch answers within its budget
