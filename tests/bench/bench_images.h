@@ -14,21 +14,6 @@
 
 namespace podguard::testing {
 
-// An image config that breaks no image rule: numeric non-root USER,
-// HEALTHCHECK, the OCI source/revision/version labels. `id` goes into a
-// label, so that images pushed with different ids have different configs
-// (and digests): each a fetch of its own.
-inline ConfigSpec passing_image(const std::string& id = "") {
-  ConfigSpec s;
-  s.user = "1001:1001";
-  s.healthcheck = std::vector<std::string>{"CMD", "/app/server", "healthcheck"};
-  s.labels = {{"org.opencontainers.image.source", "https://github.com/acme/api"},
-              {"org.opencontainers.image.revision", "3f9c2ab"},
-              {"org.opencontainers.image.version", "1.4.2"}};
-  if (!id.empty()) s.labels.emplace_back("io.podguard.bench", id);
-  return s;
-}
-
 // Pushes a passing single-platform image for every image the review's
 // object names, under its repository and tag, and re-pins each reference
 // pinned by digest to the digest of the image pushed for it (the same

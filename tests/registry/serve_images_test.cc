@@ -39,16 +39,6 @@ std::string lookup_config(const std::vector<std::string>& hosts, const std::stri
          "\n  onError: " + on_error + "\n" + extra;
 }
 
-ConfigSpec good_image() {
-  ConfigSpec s;
-  s.user = "1001:1001";
-  s.healthcheck = std::vector<std::string>{"CMD", "/app/server", "healthcheck"};
-  s.labels = {{"org.opencontainers.image.source", "https://github.com/acme/api"},
-              {"org.opencontainers.image.revision", "3f9c2ab"},
-              {"org.opencontainers.image.version", "1.4.2"}};
-  return s;
-}
-
 // A pod that passes every rule on its spec alone, except that it leaves the
 // user to the image: runAsNonRoot: true, no runAsUser.
 Json pod(const std::vector<std::string>& images) {
@@ -108,8 +98,8 @@ std::string warnings_of(const Json& answer) {
 
 TEST_CASE("serve with lookups: the image's USER decides run-as-non-root, digests go to the audit log") {
   FakeRegistry registry;
-  registry.push(single_image("acme/api", "1.4.2", good_image()));
-  ConfigSpec named = good_image();
+  registry.push(single_image("acme/api", "1.4.2", passing_image()));
+  ConfigSpec named = passing_image();
   named.user = "app";  // a name: the kubelet cannot verify runAsNonRoot
   registry.push(single_image("acme/named", "1.0", named));
   Webhook webhook({.config = lookup_config({registry.host()})});
@@ -168,7 +158,7 @@ TEST_CASE("serve with lookups: the image's USER decides run-as-non-root, digests
 
 TEST_CASE("serve with lookups: a registry that never answers costs its review the budget, and no other review") {
   FakeRegistry registry;
-  registry.push(single_image("acme/api", "1.4.2", good_image()));
+  registry.push(single_image("acme/api", "1.4.2", passing_image()));
   SilentPort silent;
   // One event loop: the waiting review and the others share it.
   Webhook webhook({.config = lookup_config({registry.host(), silent.host()}, "", 1.5, "warn"), .extra = {"--workers", "1"}});
@@ -231,7 +221,7 @@ TEST_CASE("serve with lookups: a refusing registry with onError: allow judges th
 
 TEST_CASE("serve with lookups: a reload turns lookups on, and rotated credentials make a new lookup") {
   FakeRegistry registry;
-  registry.push(single_image("acme/api", "1.4.2", good_image()));
+  registry.push(single_image("acme/api", "1.4.2", passing_image()));
   Webhook webhook;
   const std::string image = registry.host() + "/acme/api:1.4.2";
   const Json before = webhook.admit(review(pod({image})));
@@ -306,10 +296,10 @@ TEST_CASE("serve with lookups against Debian's docker-registry") {
     return;
   }
   DockerRegistry registry;
-  ConfigSpec root = good_image();
+  ConfigSpec root = passing_image();
   root.user = std::nullopt;  // no USER: root
   registry.push(single_image("acme/root", "2.0", root));
-  registry.push(single_image("acme/api", "1.4.2", good_image()));
+  registry.push(single_image("acme/api", "1.4.2", passing_image()));
   Webhook webhook({.config = lookup_config({registry.host()})});
 
   const Json denied = webhook.admit(review(pod({registry.host() + "/acme/root:2.0"})));

@@ -320,7 +320,7 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
   return v;
 }
 
-ImageJudgement judge_image(const Policy& policy, std::string_view reference, const ImageFacts& facts) {
+ImageJudgement judge_image(const Policy& policy, const ImageSubject& subject) {
   const RuleRegistry& registry = *policy.registry;
   ImageJudgement out;
   out.by_rule.resize(registry.size());
@@ -329,10 +329,14 @@ ImageJudgement judge_image(const Policy& policy, std::string_view reference, con
     const Rule& rule = registry.at(i);
     if (policy.rules[i].action == Action::kOff || rule.image_check == nullptr) continue;
     findings.clear();
-    rule.image_check(ImageSubject{reference, &facts, {}}, policy.rules[i].params, findings);
+    rule.image_check(subject, policy.rules[i].params, findings);
     out.by_rule[i] = findings.entries();
   }
   return out;
+}
+
+ImageJudgement judge_image(const Policy& policy, std::string_view reference, const ImageFacts& facts) {
+  return judge_image(policy, ImageSubject{reference, &facts, {}});
 }
 
 namespace {

@@ -84,8 +84,10 @@ struct ImageJudgement {
   std::vector<std::vector<ImageFindings::Entry>> by_rule;
 };
 
-// Judges `facts`, found for `reference`, with every image rule at the
-// policy's base settings.
+// Judges an image (found, or one the registry says does not exist) with
+// every image rule at the policy's base settings.
+ImageJudgement judge_image(const Policy& policy, const ImageSubject& subject);
+// The same for `facts`, found for `reference`.
 ImageJudgement judge_image(const Policy& policy, std::string_view reference, const ImageFacts& facts);
 
 // Judgements made before, by the reference they were made for and the

@@ -29,14 +29,11 @@ ObjectVerdict judge(const Policy& policy, const ImageSubject& subject, const Eva
   v.name = std::string(subject.reference);
   v.checked = true;
   const RuleRegistry& registry = *policy.registry;
-  ImageFindings findings;
+  const ImageJudgement judged = judge_image(policy, subject);
   for (std::size_t i = 0; i < registry.size(); ++i) {
     const Rule& rule = registry.at(i);
     const RuleSetting& setting = policy.rules[i];
-    if (setting.action == Action::kOff || rule.image_check == nullptr) continue;
-    findings.clear();
-    rule.image_check(subject, setting.params, findings);
-    for (const ImageFindings::Entry& f : findings.entries()) {
+    for (const ImageFindings::Entry& f : judged.by_rule[i]) {
       std::optional<std::string> platform;
       if (subject.facts != nullptr && f.image < subject.facts->images.size()) {
         platform = subject.facts->images[f.image].platform.to_string();
