@@ -40,7 +40,9 @@ int run_review(const ReviewOptions& options) {
     }
     known = std::move(*looked_up);
   }
-  const AdmissionResult result = review_admission_read(*policy, read, today_utc(), &known);
+  // No answers (lookups off, or nothing to look up): judged as without
+  // lookups, not by walking every container for image answers that are not there.
+  const AdmissionResult result = review_admission_read(*policy, read, today_utc(), known.empty() ? nullptr : &known);
   if (!result.error.ok()) {
     // What the webhook answers with HTTP 400.
     std::cout << Json{{"error", "malformed AdmissionReview: " + result.error.message()}}.dump() << "\n";
