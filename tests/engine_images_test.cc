@@ -364,6 +364,48 @@ TEST_CASE("image rules' findings judged before (ImageJudgements) stand in for ju
     CHECK(user[0].action == Action::kAudit);
     CHECK(!contains(user[0].message, "MARKED"));
   }
+  SUBCASE("images all judged clean before: the image rules judge nothing again") {
+    ImageJudgement clean_api = api_judged;
+    ImageJudgement clean_proxy = proxy_judged;
+    for (ImageJudgement* j : {&clean_api, &clean_proxy}) {
+      for (auto& findings : j->by_rule) findings.clear();
+      j->clean = true;
+    }
+    ImageJudgements all_clean;
+    all_clean.add(kApi, api->facts.get(), &clean_api);
+    all_clean.add(kProxy, proxy->facts.get(), &clean_proxy);
+    EvalOptions options = plain;
+    options.judged_images = &all_clean;
+    REQUIRE(!of(evaluate_object(policy, yaml_object(deployment()), plain), "image-user").empty());
+    CHECK(of(evaluate_object(policy, yaml_object(deployment()), options), "image-user").empty());
+    // One image not judged before: the image rules run, judging it here
+    // and taking the judgement where there is one.
+    ImageJudgements one_clean;
+    one_clean.add(kProxy, proxy->facts.get(), &clean_proxy);
+    options.judged_images = &one_clean;
+    const ObjectVerdict verdict = evaluate_object(policy, yaml_object(deployment()), options);
+    const auto user = of(verdict, "image-user");
+    REQUIRE(user.size() == 2);  // the init and app containers, which run api
+    for (const Violation& v : verdict.violations) {
+      CHECK_MESSAGE(!contains(v.message, kProxy), v.message);
+    }
+  }
+  SUBCASE("judge_image says whether a judgement found anything") {
+    CHECK(!api_judged.clean);  // USER unset: image-user
+    const Result<ImageConfig> config = parse_image_config(
+        R"({"os": "linux", "architecture": "amd64", "config": {"User": "1001:1001",
+            "Healthcheck": {"Test": ["CMD", "/app/server", "healthcheck"]},
+            "Labels": {"org.opencontainers.image.source": "https://github.com/acme/api",
+                       "org.opencontainers.image.revision": "3f9c2ab",
+                       "org.opencontainers.image.version": "1.4.2"}}})");
+    REQUIRE(config.ok());
+    const KnownImages passing = testing::known({{kProxy, testing::found({{"linux/amd64", *config}})}});
+    const ImageJudgement judgement = judge_image(policy, kProxy, *passing.find(kProxy)->facts);
+    for (const auto& findings : judgement.by_rule) {
+      for (const auto& f : findings) INFO(f.message);
+    }
+    CHECK(judgement.clean);
+  }
   SUBCASE("not used for other facts under the same reference (a tag that moved)") {
     const KnownImages moved = testing::known({{kApi, testing::found_user("")}});
     EvalOptions options;

@@ -22,7 +22,9 @@ namespace podguard::testing {
 inline std::vector<std::string> push_review_images(FakeRegistry& registry, std::string& review) {
   Policy policy = Policy::defaults(builtin_rules());
   policy.images.lookup = true;
-  const std::vector<std::string> images = admission_images(policy, Json::parse(review));
+  const Json parsed_review = Json::parse(review);
+  const std::vector<std::string_view> views = admission_images(policy, parsed_review);
+  const std::vector<std::string> images(views.begin(), views.end());
   if (images.empty()) throw std::runtime_error("the review names no image to look up");
   std::set<std::string> registries;
   for (const std::string& image : images) {

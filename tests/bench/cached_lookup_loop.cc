@@ -26,6 +26,7 @@
 #include "bench/bench_images.h"
 #include "engine/admission/admission.h"
 #include "engine/reading/document.h"
+#include "engine/reading/json_writer.h"
 #include "engine/rules/builtin.h"
 #include "registry/image_lookup.h"
 #include "registry/policy_images.h"
@@ -55,7 +56,7 @@ void fail_review(const podguard::AdmissionResult& result) {
 void answer_and_free(podguard::ReadResult& read, podguard::AdmissionResult& result, Phases& p) {
   fail_review(result);
   auto t = Clock::now();
-  const std::string answer(result.outcome->response.dump());
+  const std::string answer(podguard::write_json(result.outcome->response));  // as the webhook answers
   p.answer += us_since(t);
   t = Clock::now();
   read = {};
@@ -85,9 +86,10 @@ void answer_and_free(podguard::ReadResult& read, podguard::AdmissionResult& resu
   podguard::ReadResult read = podguard::read_admission_review(body);
   p.read += us_since(t);
   t = Clock::now();
-  const std::vector<std::string> images = podguard::admission_images(policy, read);
+  const std::vector<std::string_view> images = podguard::admission_images(policy, read);
   std::vector<ImageResult> known;
-  for (const std::string& image : images) {
+  known.reserve(images.size());
+  for (const std::string_view image : images) {
     std::optional<ImageResult> hit = lookup.cached(image);
     if (!hit) break;
     known.push_back(std::move(*hit));
@@ -148,8 +150,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   ImageLookup& lookup = **created;
-  const std::vector<std::string> images = podguard::admission_images(on, podguard::read_admission_review(body));
-  const std::vector<ImageResult> warmed = lookup.lookup_all(images);
+  const podguard::ReadResult review = podguard::read_admission_review(body);
+  const std::vector<std::string_view> images = podguard::admission_images(on, review);
+  const std::vector<ImageResult> warmed = lookup.lookup_all({images.begin(), images.end()});
   for (std::size_t i = 0; i < images.size(); ++i) {
     if (!warmed[i].ok()) {
       std::cerr << "cached_lookup_loop: warming the cache: " << warmed[i].status().to_string() << "\n";

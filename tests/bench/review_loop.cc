@@ -13,6 +13,7 @@
 
 #include "engine/admission/admission.h"
 #include "engine/reading/document.h"
+#include "engine/reading/json_writer.h"
 #include "engine/rules/builtin.h"
 
 namespace {
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     t = Clock::now();
-    const std::string answer(result.outcome->response.dump());
+    const std::string answer(podguard::write_json(result.outcome->response));  // as the webhook answers
     answer_us += us_since(t);
     t = Clock::now();
     read = {};

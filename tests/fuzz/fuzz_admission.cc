@@ -1,10 +1,12 @@
 // libFuzzer target: any HTTP body must give either a well-formed
-// AdmissionReview response or a malformed-review error, never a crash.
+// AdmissionReview response or a malformed-review error, never a crash; the
+// response's text as the webhook writes it is nlohmann's.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "engine/admission/admission.h"
+#include "engine/reading/json_writer.h"
 #include "engine/rules/builtin.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -15,7 +17,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (r.outcome) {
     const auto& response = r.outcome->response["response"];
     if (!response["allowed"].is_boolean() || !response["uid"].is_string()) __builtin_trap();
-    (void)r.outcome->response.dump(-1, ' ', false, podguard::Json::error_handler_t::replace);
+    // The webhook writes answers with write_json: byte for byte nlohmann's.
+    const auto nlohmann_text = r.outcome->response.dump(-1, ' ', false, podguard::Json::error_handler_t::replace);
+    if (podguard::write_json(r.outcome->response) != std::string_view(nlohmann_text.data(), nlohmann_text.size())) {
+      __builtin_trap();
+    }
     if (response.contains("warnings")) {
       std::size_t total = 0;
       for (const auto& w : response["warnings"]) {

@@ -4,7 +4,8 @@
 // duplicate keys and nesting limits, which podguard rejects on purpose) and
 // build the same values. Reading JSON while skipping admission's unread
 // review fields must agree with reading it whole and erasing every
-// metadata.managedFields and the unread parts of a review.
+// metadata.managedFields and the unread parts of a review. write_json
+// writes every value read as nlohmann's dump does.
 #include <cstddef>
 #include <cstdint>
 #include <sstream>
@@ -13,6 +14,7 @@
 
 #include "engine/admission/admission.h"
 #include "engine/policy/evaluate.h"
+#include "engine/reading/json_writer.h"
 #include "engine/reading/manifest_reader.h"
 #include "engine/rules/builtin.h"
 
@@ -69,6 +71,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const podguard::ReadResult r = podguard::read_documents(text, format, limits);
     if (!r.error.ok() && r.error.message().empty()) __builtin_trap();
     for (const auto& doc : r.documents) {
+      // write_json (the webhook's answers, the log) writes what nlohmann writes.
+      const auto dumped = doc.value.dump(-1, ' ', false, podguard::Json::error_handler_t::replace);
+      if (podguard::write_json(doc.value) != std::string_view(dumped.data(), dumped.size())) __builtin_trap();
       for (const auto& verdict : podguard::evaluate_document(policy, doc.value, {})) {
         for (const auto& v : verdict.violations) (void)doc.positions.locate(verdict.root, v.path);
       }

@@ -39,6 +39,21 @@ TEST_CASE("LruCache: bounded, least recently used out first, expired entries hid
   CHECK(none.get("a", now) == nullptr);
 }
 
+TEST_CASE("StringLruCache: looked up by string_view, the same entries as by string") {
+  StringLruCache<int> cache(2);
+  const auto now = Clock::now();
+  cache.put("registry.example.com/app:1.0", 1);
+  const std::string text = "image registry.example.com/app:1.0 and more";
+  const std::string_view inside = std::string_view(text).substr(6, 28);
+  REQUIRE(cache.get(inside, now) != nullptr);
+  CHECK(*cache.get(inside, now) == 1);
+  CHECK(cache.get(std::string_view("registry.example.com/app:1.1"), now) == nullptr);
+  cache.put("b", 2);
+  cache.put("c", 3);  // pushes out the least recently used: the first entry
+  CHECK(cache.get(inside, now) == nullptr);
+  CHECK(cache.size() == 2);
+}
+
 TEST_CASE("DeadlineTimer: callbacks in time order; cancel before, during and after") {
   DeadlineTimer timer;
   std::promise<void> first_ran;

@@ -14,7 +14,8 @@ Result<KnownImages> look_up(const Policy& policy, const std::vector<std::string>
       registry::ImageLookup::create(registry::registry_options(policy.images));
   if (!lookup.ok()) return lookup.status();
   const auto budget = std::chrono::milliseconds(static_cast<long long>(budget_seconds * 1000));
-  return registry::known_images(images, (*lookup)->lookup_all(images, budget));
+  const std::vector<std::string_view> references(images.begin(), images.end());
+  return registry::known_images(references, (*lookup)->lookup_all(images, budget));
 }
 
 Result<KnownImages> look_up(const Policy& policy, const std::vector<std::string>& images) {

@@ -32,8 +32,9 @@ int run_review(const ReviewOptions& options) {
   // within the same budget.
   const ReadResult read = read_admission_review(*body);
   KnownImages known;
-  if (const std::vector<std::string> images = admission_images(*policy, read); !images.empty()) {
-    Result<KnownImages> looked_up = look_up(*policy, images, policy->images.timeout_seconds);
+  if (const std::vector<std::string_view> images = admission_images(*policy, read); !images.empty()) {
+    Result<KnownImages> looked_up =
+        look_up(*policy, std::vector<std::string>(images.begin(), images.end()), policy->images.timeout_seconds);
     if (!looked_up.ok()) {
       std::cerr << "podguard: error: images: " << looked_up.status().to_string() << "\n";
       return 2;

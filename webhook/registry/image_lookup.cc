@@ -148,7 +148,7 @@ struct ImageLookup::Impl : std::enable_shared_from_this<ImageLookup::Impl> {
   LruCache<std::string, Status> failures;                             // Target::key
   // cached() is asked for the same references review after review: their
   // keys by reference as written, so that a hit parses nothing.
-  LruCache<std::string, CacheKeys> references;
+  StringLruCache<CacheKeys> references;
   std::map<std::string, std::vector<std::function<void(const ImageResult&)>>> flights;  // key -> waiters
   LookupMetrics counters;  // cache_hits filled in by metrics() from:
   std::uint64_t image_hits = 0;
@@ -419,11 +419,10 @@ std::vector<ImageResult> ImageLookup::lookup_all(std::vector<std::string> images
 ImageResult ImageLookup::lookup(std::string_view image) { return std::move(lookup_all({std::string(image)}).front()); }
 
 std::optional<ImageResult> ImageLookup::cached(std::string_view image) {
-  std::string reference(image);
   {
     std::lock_guard lock(impl_->mutex);
     const auto now = Clock::now();
-    if (const CacheKeys* keys = impl_->references.get(reference, now)) {
+    if (const CacheKeys* keys = impl_->references.get(image, now)) {
       auto hit = impl_->from_cache(*keys, now);
       if (!hit) return std::nullopt;
       return deliver(image, *hit);
@@ -432,7 +431,7 @@ std::optional<ImageResult> ImageLookup::cached(std::string_view image) {
   auto t = target_of(image);  // parsed outside the lock
   if (!t.ok()) return ImageResult(Status(t.error()).make_printable().prefix(image));
   std::lock_guard lock(impl_->mutex);
-  impl_->references.put(reference, static_cast<const CacheKeys&>(*t));
+  impl_->references.put(std::string(image), static_cast<const CacheKeys&>(*t));
   auto hit = impl_->from_cache(*t, Clock::now());
   if (!hit) return std::nullopt;
   return deliver(image, *hit);

@@ -9,13 +9,18 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <list>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
 namespace podguard::registry {
 
-template <typename Key, typename Value>
+// Hash and Equal may be transparent (is_transparent): get() then takes
+// any key they take.
+template <typename Key, typename Value, typename Hash = std::hash<Key>, typename Equal = std::equal_to<Key>>
 class LruCache {
  public:
   using Clock = std::chrono::steady_clock;
@@ -24,7 +29,10 @@ class LruCache {
 
   // The value when present and not expired at `now`, marked recently used;
   // nullptr otherwise. The pointer is valid until the next put or erase.
-  const Value* get(const Key& key, Clock::time_point now) {
+  // K: the Key, or what Hash and Equal also take (a string_view for string
+  // keys, so that a lookup copies nothing).
+  template <typename K>
+  const Value* get(const K& key, Clock::time_point now) {
     const auto it = index_.find(key);
     if (it == index_.end() || it->second->expires <= now) return nullptr;
     order_.splice(order_.begin(), order_, it->second);
@@ -71,7 +79,16 @@ class LruCache {
 
   std::size_t capacity_;
   std::list<Entry> order_;  // most recently used first
-  std::unordered_map<Key, typename std::list<Entry>::iterator> index_;
+  std::unordered_map<Key, typename std::list<Entry>::iterator, Hash, Equal> index_;
 };
+
+// A transparent hash for string keys: find("text"sv) without a std::string.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+template <typename Value>
+using StringLruCache = LruCache<std::string, Value, StringHash, std::equal_to<>>;
 
 }  // namespace podguard::registry

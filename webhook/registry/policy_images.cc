@@ -25,49 +25,58 @@ bool same_client(const ImageSettings& a, const ImageSettings& b) {
          a.max_entries == b.max_entries;
 }
 
-KnownImages known_images(const std::vector<std::string>& references, const std::vector<ImageResult>& results) {
+KnownImages known_images(const std::vector<std::string_view>& references, const std::vector<ImageResult>& results) {
   KnownImages known;
+  known.reserve(references.size());
   for (std::size_t i = 0; i < references.size() && i < results.size(); ++i) {
-    const std::string& ref = references[i];
+    const std::string_view ref = references[i];
     const ImageResult& r = results[i];
     ImageAnswer a;
     if (r.ok()) {
       a.state = ImageAnswer::State::kFound;
       a.facts = *r;
-      // The lookup set it from its parse of this reference (facts are
-      // cached by registry/repository@digest): no second parse per review.
-      if (a.facts != nullptr) a.registry = a.facts->registry;
+      // a.registry is for the other states' messages: facts->registry
+      // says it for a found image.
     } else {
       a.state = r.status().is(StatusCode::kNotFound) ? ImageAnswer::State::kNotFound : ImageAnswer::State::kFailed;
       a.reason = r.status().message();
     }
-    if (a.registry.empty()) {
+    if (a.state != ImageAnswer::State::kFound) {
       const ImageParse parsed = parse_image_reference(ref);
       if (parsed.ref) a.registry = parsed.ref->registry;
     }
-    known.add(ref, std::move(a));
+    known.add(std::string(ref), std::move(a));
   }
   return known;
 }
 
 void JudgedImages::judgements(const std::shared_ptr<const Policy>& policy, const KnownImages& images,
                               std::vector<std::shared_ptr<const ImageJudgement>>& keep, ImageJudgements& out) {
+  const auto found = [](const ImageAnswer& a) { return a.state == ImageAnswer::State::kFound && a.facts != nullptr; };
+  // What was judged before, under one lock; a null slot for the rest.
+  const std::size_t first = keep.size();
+  keep.reserve(first + images.size());
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& [reference, answer] : images.entries()) {
+      if (found(answer)) keep.push_back(find_locked(policy, reference, answer.facts));
+    }
+  }
+  std::size_t slot = first;
   for (const auto& [reference, answer] : images.entries()) {
-    if (answer.state != ImageAnswer::State::kFound || !answer.facts) continue;
-    std::shared_ptr<const ImageJudgement> judgement = find(policy, reference, answer.facts);
-    if (!judgement) {
+    if (!found(answer)) continue;
+    std::shared_ptr<const ImageJudgement>& judgement = keep[slot++];
+    if (!judgement) {  // judged now, outside the lock
       judgement = std::make_shared<const ImageJudgement>(judge_image(*policy, reference, *answer.facts));
       store(policy, reference, answer.facts, judgement);
     }
     out.add(reference, answer.facts.get(), judgement.get());
-    keep.push_back(std::move(judgement));
   }
 }
 
-std::shared_ptr<const ImageJudgement> JudgedImages::find(const std::shared_ptr<const Policy>& policy,
-                                                         const std::string& reference,
-                                                         const std::shared_ptr<const ImageFacts>& facts) {
-  std::lock_guard<std::mutex> lock(mutex_);
+std::shared_ptr<const ImageJudgement> JudgedImages::find_locked(const std::shared_ptr<const Policy>& policy,
+                                                                const std::string& reference,
+                                                                const std::shared_ptr<const ImageFacts>& facts) {
   if (policy_ != policy) return nullptr;
   const auto it = entries_.find(reference);
   if (it == entries_.end()) return nullptr;

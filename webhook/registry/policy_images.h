@@ -32,7 +32,7 @@ bool same_client(const ImageSettings& a, const ImageSettings& b);
 // One answer per reference, in order: found; not found (the registry says
 // so: image-resolvable's case); or failed, for any other Status (images.onError's
 // case), with the registry the reference names and the Status's message.
-KnownImages known_images(const std::vector<std::string>& references, const std::vector<ImageResult>& results);
+KnownImages known_images(const std::vector<std::string_view>& references, const std::vector<ImageResult>& results);
 
 // The image rules' findings for the images judged under the policy in
 // force, by reference: a review of a workload whose images are known does
@@ -41,7 +41,8 @@ KnownImages known_images(const std::vector<std::string>& references, const std::
 // bounded; an entry counts only for the very facts it was made from (a tag
 // whose digest moved is judged afresh).
 //
-// Thread-safe: one mutex, held for a hash lookup (never while judging).
+// Thread-safe: one mutex, held for the hash lookups of a review's images
+// (never while judging).
 class JudgedImages {
  public:
   explicit JudgedImages(std::size_t max_entries = 4096) : max_entries_(max_entries) {}
@@ -56,8 +57,10 @@ class JudgedImages {
     std::weak_ptr<const ImageFacts> facts;
     std::shared_ptr<const ImageJudgement> judgement;
   };
-  std::shared_ptr<const ImageJudgement> find(const std::shared_ptr<const Policy>& policy, const std::string& reference,
-                                             const std::shared_ptr<const ImageFacts>& facts);
+  // With mutex_ held.
+  std::shared_ptr<const ImageJudgement> find_locked(const std::shared_ptr<const Policy>& policy,
+                                                    const std::string& reference,
+                                                    const std::shared_ptr<const ImageFacts>& facts);
   void store(const std::shared_ptr<const Policy>& policy, const std::string& reference,
              const std::shared_ptr<const ImageFacts>& facts, std::shared_ptr<const ImageJudgement> judgement);
 

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "engine/reading/json_writer.h"
+
 namespace podguard::server {
 
 std::optional<LogLevel> parse_log_level(std::string_view s) {
@@ -70,41 +72,6 @@ JsonLog::~JsonLog() {
   writer_.join();
 }
 
-namespace {
-
-// Appends `s` as a JSON string. ASCII is escaped here; text with other bytes
-// goes through nlohmann, which replaces invalid UTF-8 with U+FFFD.
-void append_json_string(std::string& out, std::string_view s) {
-  for (const char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      out += Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace);
-      return;
-    }
-  }
-  out += '"';
-  for (const char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static const char* kHex = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
-}  // namespace
-
 void JsonLog::write(LogLevel level, std::string_view event, Json fields) {
   if (!enabled(level)) return;
   // Written out directly rather than assembled as one more JSON object:
@@ -123,11 +90,7 @@ void JsonLog::write(LogLevel level, std::string_view event, Json fields) {
       text += ',';
       append_json_string(text, key);
       text += ':';
-      if (value.is_string()) {
-        append_json_string(text, value.get_ref<const JsonString&>());
-      } else {
-        text += value.dump(-1, ' ', false, Json::error_handler_t::replace);
-      }
+      append_json(text, value);
     }
   }
   text += "}\n";

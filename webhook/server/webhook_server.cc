@@ -22,6 +22,7 @@
 #include "engine/admission/admission.h"
 #include "engine/policy/config.h"
 #include "engine/reading/json_access.h"
+#include "engine/reading/json_writer.h"
 #include "engine/rules/builtin.h"
 #include "registry/image_lookup.h"
 #include "registry/policy_images.h"
@@ -156,11 +157,9 @@ struct LookupGraveyard {
   }
 };
 
-std::string dump(const Json& body) { return std::string(body.dump(-1, ' ', false, Json::error_handler_t::replace)); }
-
 void json_reply(HttpResponse& res, int status, const Json& body, std::string_view error_reason = {}) {
   res.status = status;
-  res.body = dump(body);
+  res.body = write_json(body);
   res.error_reason = error_reason;
 }
 
@@ -524,12 +523,14 @@ void Webhook::handle_validate(const HttpRequest& req, HttpResponse& res) {
 bool Webhook::look_up_images(const HttpRequest& req, HttpResponse& res, const std::shared_ptr<ReadResult>& read,
                              Clock::time_point start) {
   std::shared_ptr<const Policy> policy = policy_.load();  // lives as long as the deferred answer
-  std::vector<std::string> images = admission_images(*policy, *read);
+  // Views into the review, which the deferred answer keeps (`read`).
+  std::vector<std::string_view> images = admission_images(*policy, *read);
   if (images.empty()) return false;
   std::shared_ptr<registry::ImageLookup> lookup = current_lookup();
   if (!lookup) return false;  // a reload turning lookups on or off is under way
   std::vector<registry::ImageResult> known;
-  for (const std::string& image : images) {
+  known.reserve(images.size());
+  for (const std::string_view image : images) {
     std::optional<registry::ImageResult> hit = lookup->cached(image);
     if (!hit) break;
     known.push_back(std::move(*hit));
@@ -545,12 +546,13 @@ bool Webhook::look_up_images(const HttpRequest& req, HttpResponse& res, const st
   }
   const auto budget_ms = std::chrono::milliseconds(static_cast<long long>(budget * 1000));
   if (req.context == nullptr) {  // a caller that cannot wait: not the HTTPS server
-    const KnownImages answers = registry::known_images(images, lookup->lookup_all(images, budget_ms));
+    const KnownImages answers =
+        registry::known_images(images, lookup->lookup_all(std::vector<std::string>(images.begin(), images.end()), budget_ms));
     decide_with_images(policy, read, answers, start, *req.remote_addr, "fetched", res);
     return true;
   }
   std::shared_ptr<Responder> responder = req.context->defer();
-  std::vector<std::string> asked = images;
+  std::vector<std::string> asked(images.begin(), images.end());
   lookup->lookup_async(
       std::move(asked),
       [this, responder, policy, read, images = std::move(images), start,

@@ -363,21 +363,18 @@ void audit_images(const KnownImages& images, AdmissionOutcome& o) {
 
 }  // namespace
 
-std::vector<std::string> admission_images(const Policy& policy, const Json& review) {
-  std::vector<std::string> out;
-  if (!policy.images.lookup) return out;
-  // Only what review_admission checks before judging: no outcome is built.
+std::vector<std::string_view> admission_images(const Policy& policy, const Json& review) {
+  if (!policy.images.lookup) return {};
+  // Only what review_admission checks before judging: no outcome is built,
+  // no PodView.
   const Result<const Json*> request = review_request(review);
   if (!request.ok() || !judged_operation(json::as_string(json::field(*request, "operation")),
                                          json::as_string(json::field(*request, "subResource")))) {
-    return out;
+    return {};
   }
   const Json* object = json::field(*request, "object");
-  if (object == nullptr || !object->is_object()) return out;
-  if (const std::optional<PodView> pod = find_pod(*object)) {
-    for (const std::string_view image : container_images(*pod)) out.emplace_back(image);
-  }
-  return out;
+  if (object == nullptr || !object->is_object()) return {};
+  return workload_images(*object);
 }
 
 AdmissionResult review_admission(const Policy& policy, const Json& review, Day today, const KnownImages* images,
@@ -446,7 +443,7 @@ ReadResult read_admission_review(std::string_view body) {
   return read_documents(body, InputFormat::kJson, limits);
 }
 
-std::vector<std::string> admission_images(const Policy& policy, const ReadResult& read) {
+std::vector<std::string_view> admission_images(const Policy& policy, const ReadResult& read) {
   if (!policy.images.lookup || !read.error.ok() || read.documents.size() != 1) return {};
   return admission_images(policy, read.documents.front().value);
 }

@@ -74,8 +74,9 @@ AdmissionResult review_admission(const Policy& policy, const Json& review, Day t
 // containers name, when the policy looks images up (images.lookup) and the
 // review is one that gets judged; empty otherwise (lookups off, DELETE,
 // CONNECT, a subresource, a kind without a pod spec, a malformed review,
-// which review_admission then answers without lookups).
-std::vector<std::string> admission_images(const Policy& policy, const Json& review);
+// which review_admission then answers without lookups). The views point
+// into `review`.
+std::vector<std::string_view> admission_images(const Policy& policy, const Json& review);
 
 // Parses the body first; malformed JSON is an error.
 AdmissionResult review_admission_text(const Policy& policy, std::string_view body, Day today = today_utc());
@@ -92,7 +93,7 @@ const std::vector<std::string>& unread_review_fields();
 AdmissionResult review_admission_read(const Policy& policy, const ReadResult& read, Day today = today_utc(),
                                       const KnownImages* images = nullptr, const ImageJudgements* judged = nullptr);
 // admission_images of what read_admission_review read.
-std::vector<std::string> admission_images(const Policy& policy, const ReadResult& read);
+std::vector<std::string_view> admission_images(const Policy& policy, const ReadResult& read);
 
 // Fits warnings to the API server's limits: each at most kMaxWarningLength
 // bytes (cut at a character boundary, ending in "..."), all together at most

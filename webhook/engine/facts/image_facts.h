@@ -56,7 +56,9 @@ struct ImageAnswer {
   };
   State state = State::kFailed;
   std::shared_ptr<const ImageFacts> facts;  // kFound: never null
-  std::string registry;  // the registry the reference names, e.g. "ghcr.io", for messages
+  // kNotFound, kFailed: the registry the reference names, e.g. "ghcr.io",
+  // for messages (a found image's facts->registry says it).
+  std::string registry;
   std::string reason;    // kNotFound, kFailed: what the registry (or the budget) said
 };
 
@@ -80,6 +82,7 @@ class KnownImages {
     }
     return nullptr;
   }
+  void reserve(std::size_t n) { answers_.reserve(n); }
   bool empty() const { return answers_.empty(); }
   std::size_t size() const { return answers_.size(); }
   const std::vector<std::pair<std::string, ImageAnswer>>& entries() const { return answers_; }

@@ -82,6 +82,7 @@ PodView::PodView(const Json& object, std::string_view kind, const Json* spec, Fi
       c.index = i;
       c.sidecar = list.kind == ContainerKind::kInit &&
                   json::as_string(json::field(c.spec, "restartPolicy")) == "Always";
+      c.image = json::as_string(json::field(c.spec, "image"));
       containers_.push_back(c);
     }
   }
@@ -96,10 +97,11 @@ FieldPath PodView::container_path(const ContainerView& c) const {
   return spec_path_.key(list).index(c.index);
 }
 
-const ImageAnswer* PodView::image_answer(const ContainerView& c) const {
-  if (images_ == nullptr) return nullptr;
-  const std::string_view image = json::as_string(json::field(c.spec, "image"));
-  return image.empty() ? nullptr : images_->find(image);
+void PodView::set_images(const KnownImages* images) {
+  images_ = images;
+  for (ContainerView& c : containers_) {
+    c.image_answer = images != nullptr && !c.image.empty() ? images->find(c.image) : nullptr;
+  }
 }
 
 const Json* PodView::pod_security_context() const { return json::field(spec_, "securityContext"); }
@@ -120,21 +122,37 @@ FieldPath PodView::effective_path(const ContainerView& c, Origin origin,
   return p;
 }
 
-std::optional<PodView> find_pod(const Json& object) {
-  if (!object.is_object()) return std::nullopt;
+namespace {
+
+// The shape of the workload `object` is (nullptr for every other kind).
+const WorkloadShape* workload_shape(const Json& object) {
+  if (!object.is_object()) return nullptr;
   const std::string_view kind = json::as_string(json::field(&object, "kind"));
   const std::string_view api_version = json::as_string(json::field(&object, "apiVersion"));
   for (const WorkloadShape& shape : shapes()) {
-    if (shape.kind != kind || !group_matches(api_version, shape.group)) continue;
-    const Json* tmpl = &object;
+    if (shape.kind == kind && group_matches(api_version, shape.group)) return &shape;
+  }
+  return nullptr;
+}
+
+// The pod template (the object itself for a Pod); nullptr when absent.
+const Json* pod_template(const Json& object, const WorkloadShape& shape) {
+  const Json* tmpl = &object;
+  for (std::string_view k : shape.template_keys) tmpl = json::field(tmpl, k);
+  return tmpl;
+}
+
+}  // namespace
+
+std::optional<PodView> find_pod(const Json& object) {
+  if (const WorkloadShape* shape = workload_shape(object)) {
+    const std::string_view kind = shape->kind;
+    const Json* tmpl = pod_template(object, *shape);
     FieldPath tmpl_path;
-    for (std::string_view k : shape.template_keys) {
-      tmpl = json::field(tmpl, k);
-      tmpl_path.push_key(k);
-    }
+    for (std::string_view k : shape->template_keys) tmpl_path.push_key(k);
     const Json* metadata = json::field(tmpl, "metadata");
     const Json* spec = json::field(tmpl, "spec");
-    bool long_running = shape.long_running;
+    bool long_running = shape->long_running;
     if (kind == "Pod") {
       const std::string_view restart = json::as_string(json::field(spec, "restartPolicy"));
       long_running = (restart.empty() || restart == "Always") && !owned_by_job(metadata);
@@ -144,11 +162,26 @@ std::optional<PodView> find_pod(const Json& object) {
   return std::nullopt;
 }
 
+std::vector<std::string_view> workload_images(const Json& object) {
+  std::vector<std::string_view> out;
+  const WorkloadShape* shape = workload_shape(object);
+  if (shape == nullptr) return out;
+  const Json* spec = json::field(pod_template(object, *shape), "spec");
+  if (spec == nullptr || !spec->is_object()) return out;
+  for (const std::string_view list : {"initContainers", "containers", "ephemeralContainers"}) {
+    for (const Json& c : json::items(json::field(spec, list))) {
+      if (!c.is_object()) continue;
+      const std::string_view image = json::as_string(json::field(&c, "image"));
+      if (!image.empty() && std::find(out.begin(), out.end(), image) == out.end()) out.push_back(image);
+    }
+  }
+  return out;
+}
+
 std::vector<std::string_view> container_images(const PodView& pod) {
   std::vector<std::string_view> out;
   for (const ContainerView& c : pod.containers()) {
-    const std::string_view image = json::as_string(json::field(c.spec, "image"));
-    if (!image.empty() && std::find(out.begin(), out.end(), image) == out.end()) out.push_back(image);
+    if (!c.image.empty() && std::find(out.begin(), out.end(), c.image) == out.end()) out.push_back(c.image);
   }
   return out;
 }

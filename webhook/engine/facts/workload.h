@@ -30,6 +30,10 @@ struct ContainerView {
   ContainerKind kind = ContainerKind::kRegular;
   std::size_t index = 0;  // position in its list
   bool sidecar = false;   // an init container with restartPolicy: Always
+  std::string_view image;  // the image field as written; empty when absent or not a string
+  // What image lookups answered for `image` (PodView::set_images); nullptr
+  // when it was not looked up.
+  const ImageAnswer* image_answer = nullptr;
 };
 
 // Where an effective securityContext value came from.
@@ -79,9 +83,8 @@ class PodView {
   // up by a container's `image` exactly as written; nullptr when no lookups
   // were made (the rules then judge the spec alone). Not owned.
   const KnownImages* images() const { return images_; }
-  void set_images(const KnownImages* images) { images_ = images; }
-  // The answer for the container's image; nullptr when it was not looked up.
-  const ImageAnswer* image_answer(const ContainerView& c) const;
+  // Sets images() and each container's image_answer.
+  void set_images(const KnownImages* images);
 
  private:
   const Json* object_;
@@ -105,6 +108,9 @@ std::optional<PodView> find_pod(const Json& object);
 // once, in container order; empty and absent images left out. What image
 // lookups are asked for.
 std::vector<std::string_view> container_images(const PodView& pod);
+// The same for a workload object, without building its PodView:
+// container_images(*find_pod(object)), empty when find_pod finds none.
+std::vector<std::string_view> workload_images(const Json& object);
 
 // True for List and *List objects with an items array.
 bool is_list(const Json& object);

@@ -108,7 +108,7 @@ bool exemption_covers(const Exemption& e, std::size_t rule, std::string_view ns,
   if (e.containers.empty() && e.images.empty()) return true;
   if (container == nullptr) return false;  // container-scoped exemptions never cover pod-level findings
   if (!e.containers.empty() && !glob_match_any(e.containers, container->name)) return false;
-  if (!e.images.empty() && !glob_match_any(e.images, json::as_string(json::field(container->spec, "image")))) {
+  if (!e.images.empty() && !glob_match_any(e.images, container->image)) {
     return false;
   }
   return true;
@@ -181,18 +181,20 @@ std::string platform_note(const ImageFacts* facts, const ImageFindings::Entry& f
 // found (or that the registry says does not exist), and adds each finding
 // to `out` on that container, at its `image` field. Every container gets
 // the findings of its image, when several share one.
-// `judged` (may be null) holds findings of this rule judged before, at the
-// same params.
+// `judged` (parallel to the pod's containers; empty when there are none)
+// holds the findings of every image rule judged before for the
+// container's image, at the same params.
 void judge_container_images(std::size_t rule_index, const Rule& rule, const RuleParams& params, const PodView& pod,
-                            const KnownImages& images, const ImageJudgements* judged, ImageFindings& scratch,
-                            Findings& out) {
-  for (const ContainerView& c : pod.containers()) {
-    const std::string_view reference = json::as_string(json::field(c.spec, "image"));
-    const ImageAnswer* answer = reference.empty() ? nullptr : images.find(reference);
+                            const std::vector<const ImageJudgement*>& judged, ImageFindings& scratch, Findings& out) {
+  const std::vector<ContainerView>& containers = pod.containers();
+  for (std::size_t k = 0; k < containers.size(); ++k) {
+    const ContainerView& c = containers[k];
+    const std::string_view reference = c.image;
+    const ImageAnswer* answer = c.image_answer;
     if (answer == nullptr || answer->state == ImageAnswer::State::kFailed) continue;
     const ImageFacts* facts = answer->state == ImageAnswer::State::kFound ? answer->facts.get() : nullptr;
     if (answer->state == ImageAnswer::State::kFound && facts == nullptr) continue;
-    const ImageJudgement* before = judged != nullptr && facts != nullptr ? judged->find(reference, facts) : nullptr;
+    const ImageJudgement* before = k < judged.size() ? judged[k] : nullptr;
     const std::vector<ImageFindings::Entry>* entries = nullptr;
     if (before != nullptr && rule_index < before->by_rule.size()) {
       entries = &before->by_rule[rule_index];
@@ -210,14 +212,52 @@ void judge_container_images(std::size_t rule_index, const Rule& rule, const Rule
   }
 }
 
+bool any_failed(const KnownImages& images) {
+  for (const auto& [reference, answer] : images.entries()) {
+    if (answer.state == ImageAnswer::State::kFailed) return true;
+  }
+  return false;
+}
+
+// judged->find for each of the pod's containers (empty when judged is
+// null or knows none of them).
+std::vector<const ImageJudgement*> judgements_by_container(const PodView& pod, const ImageJudgements* judged) {
+  std::vector<const ImageJudgement*> out;
+  if (judged == nullptr) return out;
+  const std::vector<ContainerView>& containers = pod.containers();
+  for (std::size_t k = 0; k < containers.size(); ++k) {
+    const ImageAnswer* answer = containers[k].image_answer;
+    if (answer == nullptr || answer->state != ImageAnswer::State::kFound || !answer->facts) continue;
+    const ImageJudgement* found = judged->find(containers[k].image, answer->facts.get());
+    if (found == nullptr) continue;
+    out.resize(containers.size(), nullptr);
+    out[k] = found;
+  }
+  return out;
+}
+
+// Whether the image rules have anything to judge in the pod: a container
+// whose image was found (or not found) and not judged before, or judged
+// with findings. Not when every such image is judged and clean: then a
+// review of a workload whose images the webhook knows and that pass costs
+// the image rules nothing.
+bool image_checks_needed(const PodView& pod, const std::vector<const ImageJudgement*>& judged) {
+  const std::vector<ContainerView>& containers = pod.containers();
+  for (std::size_t k = 0; k < containers.size(); ++k) {
+    const ImageAnswer* answer = containers[k].image_answer;
+    if (answer == nullptr || answer->state == ImageAnswer::State::kFailed) continue;
+    if (k >= judged.size() || judged[k] == nullptr || !judged[k]->clean) return true;
+  }
+  return false;
+}
+
 // A finding on every container whose image's lookup failed, for the rule
 // failed lookups are reported under (at `action`, from
 // unreachable_image_action).
-void report_failed_lookups(const Policy& policy, Action action, const PodView& pod, const KnownImages& images,
-                           Findings& out) {
+void report_failed_lookups(const Policy& policy, Action action, const PodView& pod, Findings& out) {
   for (const ContainerView& c : pod.containers()) {
-    const std::string_view reference = json::as_string(json::field(c.spec, "image"));
-    const ImageAnswer* answer = reference.empty() ? nullptr : images.find(reference);
+    const std::string_view reference = c.image;
+    const ImageAnswer* answer = c.image_answer;
     if (answer == nullptr || answer->state != ImageAnswer::State::kFailed) continue;
     out.add(
         &c, [&] { return pod.container_path(c).key("image"); },
@@ -287,7 +327,14 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
   const RuleRegistry& registry = *policy.registry;
   const KnownImages* images = options.images;
   const std::optional<std::size_t> lookup_rule =
-      images != nullptr ? registry.index_of(kImageLookupRule) : std::nullopt;
+      images != nullptr && any_failed(*images) ? registry.index_of(kImageLookupRule) : std::nullopt;
+  // The image rules' findings judged before for each container's image
+  // (the webhook's, for cached images; only under the policy's own rule
+  // settings, as they were judged).
+  const std::vector<const ImageJudgement*> judged =
+      settings == &policy.rules ? judgements_by_container(*pod, options.judged_images)
+                                : std::vector<const ImageJudgement*>();
+  const bool image_checks = images != nullptr && image_checks_needed(*pod, judged);
   ImageFindings image_findings;
   CappedFindings gate(policy, v, options);
   Findings findings(options.max_findings_per_rule > 0 ? &gate : nullptr);
@@ -304,12 +351,11 @@ ObjectVerdict evaluate_object(const Policy& policy, const Json& object, const Ev
     std::size_t failures_from = static_cast<std::size_t>(-1);
     Action failure_action = Action::kOff;
     if (judges_images) {
-      judge_container_images(i, rule, setting.params, *pod, *images,
-                             settings == &policy.rules ? options.judged_images : nullptr, image_findings, findings);
+      if (image_checks) judge_container_images(i, rule, setting.params, *pod, judged, image_findings, findings);
       if (lookup_rule == i) {
         failures_from = findings.entries().size();
         failure_action = unreachable_image_action(policy, setting.action);
-        if (failure_action != Action::kOff) report_failed_lookups(policy, failure_action, *pod, *images, findings);
+        if (failure_action != Action::kOff) report_failed_lookups(policy, failure_action, *pod, findings);
       }
     }
     record(v, rule, setting.action, annotation_reason, gate, findings, failures_from, failure_action);
@@ -331,6 +377,7 @@ ImageJudgement judge_image(const Policy& policy, const ImageSubject& subject) {
     findings.clear();
     rule.image_check(subject, policy.rules[i].params, findings);
     out.by_rule[i] = findings.entries();
+    out.clean = out.clean && findings.entries().empty();
   }
   return out;
 }

@@ -82,6 +82,7 @@ struct ImageJudgement {
   // Indexed like the policy's registry: the findings of each rule's image
   // check; empty for rules that are off or judge no images.
   std::vector<std::vector<ImageFindings::Entry>> by_rule;
+  bool clean = true;  // no rule found anything (most images, once fixed)
 };
 
 // Judges an image (found, or one the registry says does not exist) with

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -15,10 +16,17 @@
 namespace podguard::json {
 
 // `obj[key]` when obj is an object holding key, else nullptr.
+// A scan of the object's members (an ordered_map is a vector), comparing a
+// key's length and first byte before its bytes: nlohmann's find compares
+// every key with memcmp, and this runs hundreds of times a review.
 inline const Json* field(const Json* obj, std::string_view key) {
-  if (obj == nullptr || !obj->is_object()) return nullptr;
-  auto it = obj->find(key);
-  return it == obj->end() ? nullptr : &*it;
+  const auto* members = obj != nullptr ? obj->get_ptr<const Json::object_t*>() : nullptr;
+  if (members == nullptr) return nullptr;
+  const std::size_t n = key.size();
+  for (const auto& [k, v] : *members) {
+    if (k.size() == n && (n == 0 || (k[0] == key[0] && std::memcmp(k.data(), key.data(), n) == 0))) return &v;
+  }
+  return nullptr;
 }
 
 // Walks nested keys: field(obj, {"securityContext", "seccompProfile", "type"}).

@@ -141,7 +141,7 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
   for (const ContainerView& c : pod.containers()) {
     // Messages and paths are built for findings only: most images pass.
     auto path = [&] { return pod.container_path(c).key("image"); };
-    const std::string_view image = json::as_string(json::field(c.spec, "image"));
+    const std::string_view image = c.image;
     if (image.empty()) {
       out.add(
           &c, path,
@@ -155,7 +155,7 @@ void check(const PodView& pod, const RuleParams& params, Findings& out) {
     const ImageParse parsed = parse_image_reference(image);
     const Pin pin = judge(parsed, settings);
     if (pin == Pin::kPinned) continue;
-    const ImageAnswer* answer = pod.image_answer(c);
+    const ImageAnswer* answer = c.image_answer;
     const ImageFacts* facts =
         answer != nullptr && answer->state == ImageAnswer::State::kFound ? answer->facts.get() : nullptr;
     out.add(&c, path, [&] { return problem(pin, image, parsed, settings, facts); });

@@ -41,7 +41,7 @@ RunAs::Verdict judge_image_user(const ImageUser& user, std::int64_t min_uid) {
 // image: every platform image judged, Windows images left out.
 void read_image_users(const PodView& pod, const ContainerView& c, std::int64_t min_uid, RunAs& r) {
   if (pod.is_windows()) return;
-  const ImageAnswer* answer = pod.image_answer(c);
+  const ImageAnswer* answer = c.image_answer;
   if (answer == nullptr || answer->state != ImageAnswer::State::kFound || answer->facts == nullptr) return;
   for (const PlatformImage& image : answer->facts->images) {
     if (image.config->os == "windows") continue;
@@ -56,7 +56,7 @@ void read_image_users(const PodView& pod, const ContainerView& c, std::int64_t m
     }
     same->platforms.push_back(&image);
   }
-  if (!r.image_users.empty()) r.image = json::as_string(json::field(c.spec, "image"));
+  if (!r.image_users.empty()) r.image = c.image;
 }
 
 }  // namespace
