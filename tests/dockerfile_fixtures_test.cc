@@ -22,6 +22,7 @@
 #include "engine/policy/evaluate_dockerfile.h"
 #include "engine/rules/builtin.h"
 #include "fixture_files.h"
+#include "rule_fixture_loop.h"
 
 namespace podguard {
 namespace {
@@ -79,27 +80,9 @@ void run_fixture(const std::string& rule_id, std::size_t rule, const fs::path& f
 }  // namespace
 
 TEST_CASE("every rule that judges Dockerfiles has pass and fail Dockerfile fixtures, and they hold") {
-  const RuleRegistry& registry = builtin_rules();
-  const fs::path root = testing::test_fixtures_dir();
-  std::size_t rules = 0;
-  for (std::size_t i = 0; i < registry.size(); ++i) {
-    const Rule& rule = registry.at(i);
-    const std::string& id = rule.doc.id;
-    const bool judges = rule.dockerfile_check != nullptr;
-    rules += judges ? 1 : 0;
-    SUBCASE(id.c_str()) {
-      for (bool fail : {false, true}) {
-        const fs::path dir = root / id / (fail ? "fail" : "pass");
-        const auto files = testing::files_in(dir, ".Dockerfile");
-        if (!judges) {
-          CHECK_MESSAGE(files.empty(), id << " judges no Dockerfiles but has Dockerfile fixtures in " << dir.string());
-          continue;
-        }
-        CHECK_MESSAGE(files.size() >= 2, id << " needs at least two Dockerfile fixtures in " << dir.string());
-        for (const auto& f : files) run_fixture(id, i, f, fail);
-      }
-    }
-  }
+  const std::size_t rules = testing::check_rule_fixtures(
+      builtin_rules(), "Dockerfile", [](const Rule& rule) { return rule.dockerfile_check != nullptr; },
+      [](const fs::path& dir) { return testing::files_in(dir, ".Dockerfile"); }, run_fixture);
   CHECK(rules >= 7);  // image-user, -healthcheck, -secrets, -labels, -build-tools, dockerfile-exec-form, image-pinned
 }
 

@@ -26,6 +26,7 @@
 #include "engine/policy/evaluate_image.h"
 #include "engine/rules/builtin.h"
 #include "fixture_files.h"
+#include "rule_fixture_loop.h"
 
 namespace podguard {
 namespace {
@@ -115,27 +116,9 @@ void run_fixture(const std::string& rule_id, std::size_t rule, const fs::path& f
 }  // namespace
 
 TEST_CASE("every rule that judges images has pass and fail image fixtures, and they hold") {
-  const RuleRegistry& registry = builtin_rules();
-  const fs::path root = testing::test_fixtures_dir();
-  std::size_t rules = 0;
-  for (std::size_t i = 0; i < registry.size(); ++i) {
-    const Rule& rule = registry.at(i);
-    const std::string& id = rule.doc.id;
-    const bool judges = rule.image_check != nullptr;
-    rules += judges ? 1 : 0;
-    SUBCASE(id.c_str()) {
-      for (bool fail : {false, true}) {
-        const fs::path dir = root / id / (fail ? "fail" : "pass");
-        const auto files = image_fixtures(dir);
-        if (!judges) {
-          CHECK_MESSAGE(files.empty(), id << " judges no images but has image fixtures in " << dir.string());
-          continue;
-        }
-        CHECK_MESSAGE(files.size() >= 2, id << " needs at least two image fixtures in " << dir.string());
-        for (const auto& f : files) run_fixture(id, i, f, fail);
-      }
-    }
-  }
+  const std::size_t rules = testing::check_rule_fixtures(
+      builtin_rules(), "image", [](const Rule& rule) { return rule.image_check != nullptr; },
+      [](const fs::path& dir) { return image_fixtures(dir); }, run_fixture);
   CHECK(rules >= 7);  // image-user, -healthcheck, -secrets, -labels, -build-tools, -platform, -resolvable
 }
 

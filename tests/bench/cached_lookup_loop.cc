@@ -16,14 +16,13 @@
 //   valgrind --tool=callgrind cached_lookup_loop F 0.5
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench/bench_images.h"
+#include "bench/bench_review.h"
 #include "engine/admission/admission.h"
 #include "engine/reading/document.h"
 #include "engine/reading/json_writer.h"
@@ -33,11 +32,10 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using podguard::bench::Clock;
+using podguard::bench::us_since;
 using podguard::registry::ImageLookup;
 using podguard::registry::ImageResult;
-
-double us_since(Clock::time_point start) { return std::chrono::duration<double, std::micro>(Clock::now() - start).count(); }
 
 struct Phases {
   double read = 0, images = 0, judge = 0, answer = 0, free = 0;
@@ -123,14 +121,7 @@ void print(const char* name, const Phases& p) {
 int main(int argc, char** argv) {
   const std::string path = argc > 1 ? argv[1] : "tests/bench/pod-review.json";
   const double seconds = argc > 2 ? std::stod(argv[2]) : 3.0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "cached_lookup_loop: cannot read " << path << "\n";
-    return 2;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string body(podguard::Json::parse(text.str()).dump());  // compact, as the API server sends it
+  std::string body = podguard::bench::compact_review("cached_lookup_loop", path);  // re-pinned below
 
   const podguard::Policy today = podguard::Policy::defaults(podguard::builtin_rules());
   podguard::Policy on = today;

@@ -6,11 +6,10 @@
 // Deterministic instruction counts: valgrind --tool=callgrind review_loop F 0.2
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 
+#include "bench/bench_review.h"
 #include "engine/admission/admission.h"
 #include "engine/reading/document.h"
 #include "engine/reading/json_writer.h"
@@ -18,24 +17,15 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double us_since(Clock::time_point start) { return std::chrono::duration<double, std::micro>(Clock::now() - start).count(); }
+using podguard::bench::Clock;
+using podguard::bench::us_since;
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string path = argc > 1 ? argv[1] : "tests/bench/pod-review.json";
   const double seconds = argc > 2 ? std::stod(argv[2]) : 3.0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "review_loop: cannot read " << path << "\n";
-    return 2;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  // Compact, as the API server sends it.
-  const std::string body(podguard::Json::parse(text.str()).dump());
+  const std::string body = podguard::bench::compact_review("review_loop", path);
   const podguard::Policy policy = podguard::Policy::defaults(podguard::builtin_rules());
 
   double read_us = 0, judge_us = 0, answer_us = 0, free_us = 0;

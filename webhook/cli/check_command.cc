@@ -50,12 +50,7 @@ CLI::App* add_check_command(CLI::App& app, CheckOptions& options) {
       ->required();
   cmd->add_option("-c,--config", options.config_path,
                   "PolicyConfig file (default: the contract profile with its default actions)");
-  cmd->add_option("-o,--output", options.output, "Output format")
-      ->check(CLI::IsMember({"text", "json", "junit", "sarif"}))
-      ->capture_default_str();
-  cmd->add_option("--fail-on", options.fail_on, "Exit 1 when a violation at or above this action is found")
-      ->check(CLI::IsMember({"deny", "warn", "never"}))
-      ->capture_default_str();
+  add_report_options(cmd, options.output, options.fail_on);
   cmd->add_option("-n,--namespace", options.default_namespace,
                   "Namespace for objects that do not set metadata.namespace (as kubectl apply -n)")
       ->capture_default_str();
@@ -287,6 +282,15 @@ int run_check(const CheckOptions& options) {
   }
   const CheckReport report = check_inputs(*policy, options.paths, eval, options.jobs);
   return print_report(report, options.output, options.fail_on);
+}
+
+void add_report_options(CLI::App* cmd, std::string& output, std::string& fail_on) {
+  cmd->add_option("-o,--output", output, "Output format")
+      ->check(CLI::IsMember({"text", "json", "junit", "sarif"}))
+      ->capture_default_str();
+  cmd->add_option("--fail-on", fail_on, "Exit 1 when a violation at or above this action is found")
+      ->check(CLI::IsMember({"deny", "warn", "never"}))
+      ->capture_default_str();
 }
 
 int print_report(const CheckReport& report, const std::string& output, const std::string& fail_on) {

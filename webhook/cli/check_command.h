@@ -11,10 +11,6 @@
 
 #include "cli/check_report.h"
 
-namespace CLI {
-class App;
-}
-
 namespace podguard::cli {
 
 struct CheckOptions {

@@ -11,6 +11,10 @@
 
 #include "engine/policy/evaluate.h"
 
+namespace CLI {
+class App;
+}
+
 namespace podguard::cli {
 
 struct CheckedObject {
@@ -73,6 +77,9 @@ inline bool fails(Action a, FailOn threshold) {
 // and `podguard image`: 2 on input errors, 1 on a violation at or above
 // `fail_on` (deny, warn, never), else 0.
 int print_report(const CheckReport& report, const std::string& output, const std::string& fail_on);
+
+// Adds print_report's options to a subcommand: -o/--output and --fail-on.
+void add_report_options(CLI::App* cmd, std::string& output, std::string& fail_on);
 
 void write_text(const CheckReport& report, std::ostream& out);
 void write_json(const CheckReport& report, std::ostream& out);

@@ -31,12 +31,7 @@ CLI::App* add_image_command(CLI::App& app, ImageOptions& options) {
   cmd->add_option("-c,--config", options.config_path,
                   "PolicyConfig file; its images: block says how to reach registries (default: the contract "
                   "profile, public registries)");
-  cmd->add_option("-o,--output", options.output, "Output format")
-      ->check(CLI::IsMember({"text", "json", "junit", "sarif"}))
-      ->capture_default_str();
-  cmd->add_option("--fail-on", options.fail_on, "Exit 1 when a violation at or above this action is found")
-      ->check(CLI::IsMember({"deny", "warn", "never"}))
-      ->capture_default_str();
+  add_report_options(cmd, options.output, options.fail_on);
   return cmd;
 }
 
