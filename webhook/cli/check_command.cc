@@ -216,21 +216,18 @@ namespace {
 class ImageCollector final : public DocumentSink {
  public:
   explicit ImageCollector(std::vector<std::string>& out) : out_(out) {}
-  void document(Document&& doc) override { collect(doc.value, 0); }
+  void document(Document&& doc) override { collect(doc.value); }
   bool wants_items() const override { return true; }
-  void item(const Json& item, const FieldPath&, const SourceMap&) override { collect(item, 0); }
+  void item(const Json& item, const FieldPath&, const SourceMap&) override { collect(item); }
 
  private:
-  void collect(const Json& value, int depth) {
-    if (depth < 8 && is_list(value)) {
-      for (const Json& item : value["items"]) collect(item, depth + 1);
-      return;
-    }
-    const std::optional<PodView> pod = find_pod(value);
-    if (!pod) return;
-    for (const std::string_view image : container_images(*pod)) {
-      if (seen_.insert(std::string(image)).second) out_.emplace_back(image);
-    }
+  // The objects judged of `value` (evaluate_document's), their images.
+  void collect(const Json& value) {
+    for_each_object(value, FieldPath(), [this](const Json& object, const FieldPath&) {
+      for (const std::string_view image : podguard::workload_images(object)) {
+        if (seen_.insert(std::string(image)).second) out_.emplace_back(image);
+      }
+    });
   }
 
   std::vector<std::string>& out_;

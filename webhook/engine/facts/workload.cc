@@ -186,6 +186,25 @@ std::vector<std::string_view> container_images(const PodView& pod) {
   return out;
 }
 
+namespace {
+
+void visit_objects(const Json& node, const FieldPath& path, int depth,
+                   const std::function<void(const Json&, const FieldPath&)>& visit) {
+  if (depth < 8 && is_list(node)) {
+    const Json& items = node["items"];
+    for (std::size_t i = 0; i < items.size(); ++i) visit_objects(items[i], path.key("items").index(i), depth + 1, visit);
+    return;
+  }
+  visit(node, path);
+}
+
+}  // namespace
+
+void for_each_object(const Json& document, const FieldPath& root,
+                     const std::function<void(const Json& object, const FieldPath& path)>& visit) {
+  visit_objects(document, root, 0, visit);
+}
+
 bool is_list(const Json& object) {
   if (!object.is_object()) return false;
   const std::string_view kind = json::as_string(json::field(&object, "kind"));

@@ -10,6 +10,7 @@
 // object may be made and read from many threads at once.
 #pragma once
 
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string_view>
@@ -114,5 +115,11 @@ std::vector<std::string_view> workload_images(const Json& object);
 
 // True for List and *List objects with an items array.
 bool is_list(const Json& object);
+
+// The objects a document holds, in order: the document itself, or the
+// items of a List (Lists in Lists to 8 levels), each with its path from
+// `root` (items[2].items[0]). What is judged of a document.
+void for_each_object(const Json& document, const FieldPath& root,
+                     const std::function<void(const Json& object, const FieldPath& path)>& visit);
 
 }  // namespace podguard

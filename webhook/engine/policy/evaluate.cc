@@ -386,26 +386,11 @@ ImageJudgement judge_image(const Policy& policy, std::string_view reference, con
   return judge_image(policy, ImageSubject{reference, &facts, {}});
 }
 
-namespace {
-
-void collect(const Policy& policy, const Json& node, const EvalOptions& options, const FieldPath& root, int depth,
-             std::vector<ObjectVerdict>& out) {
-  if (depth < 8 && is_list(node)) {
-    const Json& items = node["items"];
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      collect(policy, items[i], options, root.key("items").index(i), depth + 1, out);
-    }
-    return;
-  }
-  out.push_back(evaluate_object(policy, node, options, root));
-}
-
-}  // namespace
-
 std::vector<ObjectVerdict> evaluate_document(const Policy& policy, const Json& document, const EvalOptions& options,
                                              const FieldPath& root) {
   std::vector<ObjectVerdict> out;
-  collect(policy, document, options, root, 0, out);
+  for_each_object(document, root,
+                  [&](const Json& object, const FieldPath& path) { out.push_back(evaluate_object(policy, object, options, path)); });
   return out;
 }
 
