@@ -62,6 +62,7 @@ void JudgedImages::judgements(const std::shared_ptr<const Policy>& policy, const
       if (found(answer)) keep.push_back(find_locked(policy, reference, answer.facts));
     }
   }
+  out.reserve(keep.size() - first);
   std::size_t slot = first;
   for (const auto& [reference, answer] : images.entries()) {
     if (!found(answer)) continue;

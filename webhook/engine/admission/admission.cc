@@ -337,28 +337,50 @@ bool judged_operation(const AdmissionOutcome& o) { return judged_operation(o.ope
 // written, pinned to what it named then), or why it is not known. An image
 // pinned by digest is left out: the object says it already.
 void audit_images(const KnownImages& images, AdmissionOutcome& o) {
-  std::string value;
-  // The answers are for the object's images (admission_images), in
-  // container order: no need to walk the object again.
-  for (const auto& [image, answer] : images.entries()) {
-    const ImageAnswer* a = &answer;
-    const bool found = a->state == ImageAnswer::State::kFound;
-    if (found && image.find('@') != std::string_view::npos) continue;
-    value += value.empty() ? "" : "; ";
-    value += image;
-    switch (a->state) {
+  // Each entry's text; written once, into a string sized for all of them
+  // (this runs for every review when lookups are on).
+  const auto entry = [](const std::string& image, const ImageAnswer& a, auto&& append) {
+    append(image);
+    switch (a.state) {
       case ImageAnswer::State::kFound:
-        value.append(1, '@').append(a->facts->digest);
+        append("@");
+        append(a.facts->digest);
         break;
       case ImageAnswer::State::kNotFound:
-        value += " not found in " + a->registry;
+        append(" not found in ");
+        append(a.registry);
         break;
       case ImageAnswer::State::kFailed:
-        value += " not looked up (" + a->registry + " failed)";
+        append(" not looked up (");
+        append(a.registry);
+        append(" failed)");
         break;
     }
+  };
+  // The answers are for the object's images (admission_images), in
+  // container order: no need to walk the object again.
+  const auto listed = [](const std::string& image, const ImageAnswer& a) {
+    return a.state != ImageAnswer::State::kFound || image.find('@') == std::string::npos;
+  };
+  std::size_t size = 0;
+  for (const auto& [image, answer] : images.entries()) {
+    if (!listed(image, answer)) continue;
+    size += 2;  // "; "
+    entry(image, answer, [&size](std::string_view part) { size += part.size(); });
   }
-  if (!value.empty()) o.response["response"]["auditAnnotations"]["images"] = cut(std::move(value), kMaxAuditValue);
+  if (size == 0) return;
+  std::string value;
+  value.reserve(size);
+  for (const auto& [image, answer] : images.entries()) {
+    if (!listed(image, answer)) continue;
+    if (!value.empty()) value += "; ";
+    entry(image, answer, [&value](std::string_view part) { value += part; });
+  }
+  value = cut(std::move(value), kMaxAuditValue);
+  Json& response = o.response["response"];
+  const auto existing = response.find(std::string_view("auditAnnotations"));
+  Json& annotations = existing != response.end() ? *existing : response["auditAnnotations"];
+  annotations["images"] = JsonString(value.data(), value.size());
 }
 
 }  // namespace

@@ -96,6 +96,7 @@ ImageJudgement judge_image(const Policy& policy, std::string_view reference, con
 // afresh). A handful per review: searched in order.
 class ImageJudgements {
  public:
+  void reserve(std::size_t n) { entries_.reserve(n); }
   void add(std::string_view reference, const ImageFacts* facts, const ImageJudgement* judgement) {
     entries_.push_back({reference, facts, judgement});
   }
