@@ -2,6 +2,7 @@
 
 #include "engine/admission/admission.h"
 #include "engine/rules/builtin.h"
+#include "known_images.h"
 
 namespace podguard {
 namespace {
@@ -282,6 +283,55 @@ TEST_CASE("a review of thousands of violating containers answers within the API 
   std::size_t listed = 0;
   for (const Violation& v : r.outcome->violations) listed += v.rule == "no-privileged" ? 1 : 0;
   CHECK(listed == kMaxFindingsPerRule);
+}
+
+TEST_CASE("the images audit annotation: each tag reference with its digest, or why it is not known") {
+  const std::string pinned = "ghcr.io/acme/sidecar@sha256:" + std::string(64, 'e');
+  Json object = pod("ghcr.io/acme/api:latest");
+  Json& containers = object["spec"]["containers"];
+  containers.push_back({{"name", "sidecar"}, {"image", pinned}});
+  containers.push_back({{"name", "gone"}, {"image", "ghcr.io/acme/gone:1"}});
+  containers.push_back({{"name", "far"}, {"image", "quay.io/acme/far:2"}});
+  Policy policy = only("image-pinned", Action::kAudit);
+  policy.images.lookup = true;
+  const Json r = review("CREATE", object);
+  const std::vector<std::string_view> images = admission_images(policy, r);
+  CHECK(images == std::vector<std::string_view>{"ghcr.io/acme/api:latest", pinned, "ghcr.io/acme/gone:1",
+                                                "quay.io/acme/far:2"});
+  const KnownImages known = testing::known({{"ghcr.io/acme/api:latest", testing::found_user("1001")},
+                                            {pinned, testing::found_user("1001")},
+                                            {"ghcr.io/acme/gone:1", testing::not_found("manifest unknown")},
+                                            {"quay.io/acme/far:2", testing::failed("quay.io", "timed out")}});
+  const AdmissionResult result = review_admission(policy, r, today_utc(), &known);
+  REQUIRE(result.outcome);
+  const Json& audit = result.outcome->response["response"]["auditAnnotations"];
+  // The pinned sidecar is left out: its reference names its digest already.
+  CHECK(audit["images"] == "ghcr.io/acme/api:latest@" + testing::kTestDigest +
+                               "; ghcr.io/acme/gone:1 not found in ghcr.io; quay.io/acme/far:2 not looked up "
+                               "(quay.io failed)");
+  CHECK(audit.contains("image-pinned"));  // the rule's own audit entries stay beside it
+
+  SUBCASE("no annotation when every image is pinned by digest and found") {
+    const KnownImages only_pinned = testing::known({{pinned, testing::found_user("1001")}});
+    const AdmissionResult pinned_only = review_admission(policy, review("CREATE", pod(pinned)), today_utc(), &only_pinned);
+    REQUIRE(pinned_only.outcome);
+    CHECK(!pinned_only.outcome->response["response"].value("auditAnnotations", Json::object()).contains("images"));
+  }
+  SUBCASE("cut at 2048 bytes like every audit value") {
+    std::vector<std::pair<std::string, ImageAnswer>> many;
+    Json big = pod("ghcr.io/acme/app-0:1");
+    for (int i = 1; i < 40; ++i) {
+      big["spec"]["containers"].push_back(
+          {{"name", "c" + std::to_string(i)}, {"image", "ghcr.io/acme/app-" + std::to_string(i) + ":1"}});
+    }
+    for (int i = 0; i < 40; ++i) many.emplace_back("ghcr.io/acme/app-" + std::to_string(i) + ":1", testing::found_user("1"));
+    const KnownImages lots = testing::known(std::move(many));
+    const AdmissionResult cut = review_admission(policy, review("CREATE", big), today_utc(), &lots);
+    REQUIRE(cut.outcome);
+    const std::string value = cut.outcome->response["response"]["auditAnnotations"]["images"].get<std::string>();
+    CHECK(value.size() <= 2048);
+    CHECK(value.substr(value.size() - 3) == "...");
+  }
 }
 
 }  // namespace podguard
