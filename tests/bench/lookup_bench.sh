@@ -185,7 +185,8 @@ to_ms() {
 }
 post "$on_port" "$work/review.json" "$work/answer.json" >/dev/null  # fills the caches
 jq -e '.response.allowed' "$work/answer.json" >/dev/null || die "pod-review.json not allowed: $(cat "$work/answer.json")"
-jq -e '.response.auditAnnotations.images | test("@sha256:.*@sha256:")' "$work/answer.json" >/dev/null ||
+# The tag reference resolved to a digest (the digest-pinned one is left out of the annotation).
+jq -e '.response.auditAnnotations.images | test("^[^;@]+:[^;@]+@sha256:[0-9a-f]{64}$")' "$work/answer.json" >/dev/null ||
   die "pod-review.json's images were not looked up: $(cat "$work/answer.json")"
 # cpu_ticks PID: user+system clock ticks of the process (all threads).
 cpu_ticks() {

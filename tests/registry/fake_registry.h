@@ -56,8 +56,17 @@ class LocalServer {
   void start() {
     server_->new_task_queue = [] { return new httplib::ThreadPool(16); };
     server_->set_tcp_nodelay(true);  // as registries do; Nagle would add 40 ms a request
+    int listening = -1;
+    server_->set_socket_options([&listening](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listening = sock;
+    });
     port_ = server_->bind_to_any_port("127.0.0.1");
     if (port_ <= 0) throw std::runtime_error("cannot bind a test server");
+    // cpp-httplib listens with a backlog of 5: eight lookups connecting at
+    // once overflowed it, and the kernel's dropped SYNs cost a client a 1 s
+    // retransmit (a real registry listens with the system's maximum).
+    if (listening >= 0) ::listen(listening, SOMAXCONN);
     thread_ = std::thread([this] { server_->listen_after_bind(); });
     // bind_to_any_port listens already; stop() needs the loop to be running.
     while (!server_->is_running()) std::this_thread::yield();
