@@ -248,5 +248,21 @@ TEST_CASE("shared slot: readers see whole values and pick up a swap on their nex
   CHECK(other.current()->version == 7);
 }
 
+TEST_CASE("shared slot: held_ref is what current() last gave this thread, held past a swap") {
+  SharedSlot<Versioned> slot;
+  slot.store(std::make_shared<const Versioned>(Versioned{1, {1}}));
+  const Versioned* read = slot.current();
+  const std::shared_ptr<const Versioned> held = slot.held_ref();
+  REQUIRE(held != nullptr);
+  CHECK(held.get() == read);
+  // A swap after this thread's read: held_ref still gives what it read
+  // (the pointer it may still be using), and keeps it alive.
+  slot.store(std::make_shared<const Versioned>(Versioned{2, {2}}));
+  CHECK(slot.held_ref().get() == read);
+  CHECK(slot.current()->version == 2);  // the next read picks up the swap
+  CHECK(held->version == 1);            // still alive: held
+  CHECK(slot.held_ref()->version == 2);
+}
+
 }  // namespace
 }  // namespace podguard::server

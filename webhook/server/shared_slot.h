@@ -36,22 +36,34 @@ class SharedSlot {
   // The value for the calling thread: the latest stored, or one stored
   // before it that this thread still holds. The pointer stays valid until
   // the same thread calls current() again on any slot of this type.
-  const T* current() const {
-    thread_local Cached cached;
-    const std::uint64_t generation = generation_.load(std::memory_order_acquire);
-    if (cached.generation != generation) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      cached.value = value_;
-      cached.generation = generation_.load(std::memory_order_relaxed);
-    }
-    return cached.value.get();
-  }
+  const T* current() const { return refresh().value.get(); }
+
+  // What current() last returned on the calling thread (from any slot of
+  // this type: callers keep one slot per type), as a reference of one's
+  // own: for a value that must outlive the request's turn (a deferred
+  // answer). One reference count, no lock, and never a newer value than
+  // the pointer the thread holds (null before its first current()).
+  std::shared_ptr<const T> held_ref() const { return cache().value; }
 
  private:
   struct Cached {
     std::uint64_t generation = 0;
     std::shared_ptr<const T> value;
   };
+  static Cached& cache() {
+    thread_local Cached cached;
+    return cached;
+  }
+  const Cached& refresh() const {
+    Cached& cached = cache();
+    const std::uint64_t generation = generation_.load(std::memory_order_acquire);
+    if (cached.generation != generation) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      cached.value = value_;
+      cached.generation = generation_.load(std::memory_order_relaxed);
+    }
+    return cached;
+  }
   static std::atomic<std::uint64_t>& next_generation() {
     static std::atomic<std::uint64_t> next{0};
     return next;

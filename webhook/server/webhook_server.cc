@@ -207,7 +207,7 @@ class Webhook {
   void account(const AdmissionOutcome& outcome, double seconds, const char* image_outcome);
   Status update_lookup(const ImageSettings& settings, const char* reason);
   void watch_lookup_files();
-  std::shared_ptr<registry::ImageLookup> current_lookup();
+  registry::ImageLookup* current_lookup();
   std::optional<registry::LookupMetrics> lookup_metrics();
   int fail(const std::string& message);
 
@@ -225,6 +225,12 @@ class Webhook {
   std::shared_ptr<LookupGraveyard> graveyard_ = std::make_shared<LookupGraveyard>();
   std::mutex lookup_mutex_;
   std::shared_ptr<registry::ImageLookup> lookup_;
+  // lookup_ as reviews read it: without taking lookup_mutex_ (one more lock
+  // shared by every worker, on every review). Stored with lookup_.
+  struct LookupRef {
+    std::shared_ptr<registry::ImageLookup> lookup;
+  };
+  SharedSlot<LookupRef> lookup_slot_;
   ImageSettings lookup_settings_;
   FileStamp credentials_stamp_, lookup_ca_stamp_;
   registry::LookupMetrics retired_lookup_metrics_;  // of the lookups replaced so far
@@ -328,6 +334,7 @@ Status Webhook::update_lookup(const ImageSettings& settings, const char* reason)
     if (lookup_) {
       merge(retired_lookup_metrics_, lookup_->metrics());
       lookup_.reset();
+      lookup_slot_.store(std::make_shared<const LookupRef>());
       log_.write(LogLevel::kInfo, "image_lookup_stopped", {{"reason", reason}});
     }
     return Status();
@@ -352,6 +359,7 @@ Status Webhook::update_lookup(const ImageSettings& settings, const char* reason)
   lock.lock();
   if (lookup_) merge(retired_lookup_metrics_, lookup_->metrics());
   lookup_ = std::move(fresh);
+  lookup_slot_.store(std::make_shared<const LookupRef>(LookupRef{lookup_}));
   lookup_settings_ = settings;
   credentials_stamp_ = credentials;
   lookup_ca_stamp_ = ca;
@@ -390,9 +398,12 @@ void Webhook::watch_lookup_files() {
   }
 }
 
-std::shared_ptr<registry::ImageLookup> Webhook::current_lookup() {
-  std::lock_guard<std::mutex> lock(lookup_mutex_);
-  return lookup_;
+// Valid for the rest of the calling thread's turn: the thread holds a
+// reference (SharedSlot) until it reads the slot again. A lookup replaced
+// meanwhile lives that long, then goes to the graveyard like any other.
+registry::ImageLookup* Webhook::current_lookup() {
+  const LookupRef* ref = lookup_slot_.current();
+  return ref != nullptr ? ref->lookup.get() : nullptr;
 }
 
 std::optional<registry::LookupMetrics> Webhook::lookup_metrics() {
@@ -522,11 +533,13 @@ void Webhook::handle_validate(const HttpRequest& req, HttpResponse& res) {
 // look up (the caller decides as without lookups).
 bool Webhook::look_up_images(const HttpRequest& req, HttpResponse& res, const std::shared_ptr<ReadResult>& read,
                              Clock::time_point start) {
-  std::shared_ptr<const Policy> policy = policy_.load();  // lives as long as the deferred answer
+  // The policy handle_validate read (policy_.current()), held as long as
+  // the deferred answer.
+  std::shared_ptr<const Policy> policy = policy_.held_ref();
   // Views into the review, which the deferred answer keeps (`read`).
   std::vector<std::string_view> images = admission_images(*policy, *read);
   if (images.empty()) return false;
-  std::shared_ptr<registry::ImageLookup> lookup = current_lookup();
+  registry::ImageLookup* lookup = current_lookup();
   if (!lookup) return false;  // a reload turning lookups on or off is under way
   std::vector<registry::ImageResult> known;
   known.reserve(images.size());
