@@ -96,7 +96,7 @@ void answer_and_free(podguard::ReadResult& read, podguard::AdmissionResult& resu
     std::cerr << "cached_lookup_loop: the lookup's cache does not know every image\n";
     std::exit(2);
   }
-  const podguard::KnownImages answers = podguard::registry::known_images(images, known);
+  const podguard::KnownImages answers = podguard::registry::known_images(images, std::move(known));
   // As the webhook's decide_with_images: the images' rule findings judged
   // once, on the first review, and reused.
   std::vector<std::shared_ptr<const podguard::ImageJudgement>> keep;

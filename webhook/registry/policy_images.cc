@@ -26,15 +26,20 @@ bool same_client(const ImageSettings& a, const ImageSettings& b) {
 }
 
 KnownImages known_images(const std::vector<std::string_view>& references, const std::vector<ImageResult>& results) {
+  std::vector<ImageResult> copies = results;
+  return known_images(references, std::move(copies));
+}
+
+KnownImages known_images(const std::vector<std::string_view>& references, std::vector<ImageResult>&& results) {
   KnownImages known;
   known.reserve(references.size());
   for (std::size_t i = 0; i < references.size() && i < results.size(); ++i) {
     const std::string_view ref = references[i];
-    const ImageResult& r = results[i];
+    ImageResult& r = results[i];
     ImageAnswer a;
     if (r.ok()) {
       a.state = ImageAnswer::State::kFound;
-      a.facts = *r;
+      a.facts = std::move(*r);
       // a.registry is for the other states' messages: facts->registry
       // says it for a found image.
     } else {

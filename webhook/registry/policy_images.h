@@ -33,6 +33,8 @@ bool same_client(const ImageSettings& a, const ImageSettings& b);
 // so: image-resolvable's case); or failed, for any other Status (images.onError's
 // case), with the registry the reference names and the Status's message.
 KnownImages known_images(const std::vector<std::string_view>& references, const std::vector<ImageResult>& results);
+// The same, taking the found facts from `results` instead of copying them.
+KnownImages known_images(const std::vector<std::string_view>& references, std::vector<ImageResult>&& results);
 
 // The image rules' findings for the images judged under the policy in
 // force, by reference: a review of a workload whose images are known does

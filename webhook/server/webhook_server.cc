@@ -549,7 +549,7 @@ bool Webhook::look_up_images(const HttpRequest& req, HttpResponse& res, const st
     known.push_back(std::move(*hit));
   }
   if (known.size() == images.size()) {
-    const KnownImages answers = registry::known_images(images, known);
+    const KnownImages answers = registry::known_images(images, std::move(known));
     decide_with_images(policy, read, answers, start, *req.remote_addr, "cached", res);
     return true;
   }
