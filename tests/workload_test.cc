@@ -90,6 +90,41 @@ spec:
   CHECK(describe(cs[1]) == "sidecar container \"side\"");
 }
 
+TEST_CASE("workload_images: each image once, in container order, as the pod's containers name them") {
+  const Json deployment = yaml_object(R"(
+apiVersion: apps/v1
+kind: Deployment
+spec:
+  template:
+    spec:
+      initContainers: [{name: init, image: "ghcr.io/acme/api:1.4"}, "not a container", {name: no-image}]
+      containers:
+      - {name: app, image: "ghcr.io/acme/api:1.4"}
+      - {name: proxy, image: "envoyproxy/envoy:v1.31"}
+      - {name: odd, image: 42}
+      ephemeralContainers: [{name: debug, image: busybox}]
+)");
+  CHECK(workload_images(deployment) ==
+        std::vector<std::string_view>{"ghcr.io/acme/api:1.4", "envoyproxy/envoy:v1.31", "busybox"});
+  // Each container's image, as PodView reads it, is among them.
+  const auto pod = find_pod(deployment);
+  REQUIRE(pod);
+  REQUIRE(pod->containers().size() == 6);  // init, no-image, app, proxy, odd, debug
+  CHECK(pod->containers()[2].image == "ghcr.io/acme/api:1.4");
+  CHECK(pod->containers()[4].image.empty());  // not a string
+
+  const Json cronjob = yaml_object(
+      "apiVersion: batch/v1\nkind: CronJob\nspec: {jobTemplate: {spec: {template: {spec: {containers: "
+      "[{name: a, image: 'app:1'}]}}}}}");
+  CHECK(workload_images(cronjob) == std::vector<std::string_view>{"app:1"});
+  // No pod spec, no images: other kinds, look-alike CRDs, a template without a spec.
+  CHECK(workload_images(yaml_object("apiVersion: v1\nkind: ConfigMap\ndata: {image: 'app:1'}")).empty());
+  CHECK(workload_images(yaml_object("apiVersion: example.com/v1\nkind: Job\nspec: {template: {spec: {containers: "
+                                    "[{name: a, image: 'app:1'}]}}}"))
+            .empty());
+  CHECK(workload_images(yaml_object("apiVersion: apps/v1\nkind: Deployment\nspec: {template: {}}")).empty());
+}
+
 TEST_CASE("effective securityContext values: the container overrides the pod") {
   const Json obj = yaml_object(R"(
 kind: Pod

@@ -18,28 +18,28 @@ int main(int argc, char** argv) {
   const std::filesystem::path dir = argv[1];
   std::filesystem::create_directories(dir);
 
-  ConfigSpec arm = compliant_spec();
+  ConfigSpec arm = passing_image();
   arm.architecture = "arm64";
   arm.variant = "v8";
   const std::string legacy =
-      docker_save_legacy({{{"registry.example.com/team/app:1.0"}, compliant_spec()}, {{}, rule_breaking_spec()}});
+      docker_save_legacy({{{"registry.example.com/team/app:1.0"}, passing_image()}, {{}, rule_breaking_spec()}});
   write_file(dir / "legacy.tar", legacy);
   write_file(dir / "legacy.tar.gz", gzip(legacy));
 
   // OCI: a single image named by a bare tag, and an index of two platforms
   // and an attestation named by containerd's annotation.
   OciLayout layout;
-  layout.add(single_image("team/app", "1.0", compliant_spec(), true), {{"org.opencontainers.image.ref.name", "1.0"}})
-      .add(multi_platform("team/multi", "2.0", {compliant_spec(), arm}, /*attestation=*/true),
+  layout.add(single_image("team/app", "1.0", passing_image(), true), {{"org.opencontainers.image.ref.name", "1.0"}})
+      .add(multi_platform("team/multi", "2.0", {passing_image(), arm}, /*attestation=*/true),
            {{"io.containerd.image.name", "docker.io/team/multi:2.0"}})
       .seal();
   write_file(dir / "oci.tar", layout.tar());
 
   // Docker 25: the OCI layout, manifest.json beside it, a legacy path
   // linked to its blob.
-  const Blob config = config_blob(compliant_spec());
+  const Blob config = config_blob(passing_image());
   OciLayout docker25;
-  docker25.add(single_image("team/app", "2.0", compliant_spec())).seal();
+  docker25.add(single_image("team/app", "2.0", passing_image())).seal();
   TarWriter links;
   links.file("blobs/sha256/" + hex_of(config.digest), config.content);
   links.symlink(hex_of(config.digest) + ".json", "blobs/sha256/" + hex_of(config.digest));

@@ -33,7 +33,7 @@ struct Fixture {
     std::ofstream(dir / "policy.yaml") << "apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\nprofile: contract\n";
     config = (dir / "policy.yaml").string();
     good = write("good.tar", testing::docker_save_legacy({{{"registry.example.com/team/good:1.0"},
-                                                           testing::compliant_spec()}}));
+                                                           testing::passing_image()}}));
     bad = write("bad.tar", testing::docker_save_legacy({{{"team/bad:1.0"}, testing::rule_breaking_spec()}}));
   }
   ~Fixture() { fs::remove_all(dir); }
@@ -102,11 +102,11 @@ TEST_CASE("podguard image --archive judges the images of docker save tarballs") 
 
 TEST_CASE("podguard image --archive on OCI layouts: platforms and attestations as for a registry") {
   Fixture f;
-  testing::ConfigSpec arm = testing::compliant_spec();
+  testing::ConfigSpec arm = testing::passing_image();
   arm.architecture = "arm64";
   arm.user = "appuser";
   testing::OciLayout layout;
-  layout.add(testing::multi_platform("team/multi", "2.0", {testing::compliant_spec(), arm}, true),
+  layout.add(testing::multi_platform("team/multi", "2.0", {testing::passing_image(), arm}, true),
              {{"org.opencontainers.image.ref.name", "2.0"}})
       .seal();
   layout.write_to(f.dir / "oci");
@@ -139,7 +139,7 @@ TEST_CASE("podguard image --archive on OCI layouts: platforms and attestations a
 TEST_CASE("podguard image --archive: unreadable archives are input errors naming the archive and the entry") {
   Fixture f;
   SUBCASE("truncated: exit 2, the other archives still judged") {
-    const std::string tar = testing::docker_save_legacy({{{"team/cut:1"}, testing::compliant_spec()}});
+    const std::string tar = testing::docker_save_legacy({{{"team/cut:1"}, testing::passing_image()}});
     const std::string cut = f.write("cut.tar", tar.substr(0, tar.find("\"architecture\"")));
     const ProcessResult r = podguard({"image", "--archive", cut, "--archive", f.bad});
     INFO(r.out << r.err);
@@ -170,7 +170,7 @@ TEST_CASE("podguard image --archive: unreadable archives are input errors naming
 TEST_CASE("podguard image REF --archive FILE: registry images and archives in one report") {
   Fixture f;
   testing::FakeRegistry registry;
-  testing::ConfigSpec good = testing::compliant_spec();
+  testing::ConfigSpec good = testing::passing_image();
   registry.push(testing::single_image("team/good", "1.0", good));
   std::ofstream(f.dir / "reg.yaml") << "apiVersion: podguard.io/v1alpha1\nkind: PolicyConfig\nimages:\n"
                                     << "  insecureRegistries: [" << registry.host() << "]\n";

@@ -62,7 +62,7 @@ std::string error_of(const std::string& path, const ArchiveOptions& options = am
 
 // The same entries with the bytes of the one named `name` replaced.
 std::string legacy_with(const std::string& name, const std::string& content) {
-  const Blob config = config_blob(compliant_spec());
+  const Blob config = config_blob(passing_image());
   TarWriter t;
   const std::string config_name = hex_of(config.digest) + ".json";
   t.file(config_name, name == config_name ? content : config.content);
@@ -76,10 +76,10 @@ std::string legacy_with(const std::string& name, const std::string& content) {
 
 TEST_CASE("legacy docker save: the config digest, RepoTags, each image of a multi-image archive") {
   TempDir dir;
-  ConfigSpec arm = compliant_spec();
+  ConfigSpec arm = passing_image();
   arm.architecture = "arm64";
   const std::string tar = docker_save_legacy(
-      {{{"registry.example.com/team/app:1.0", "registry.example.com/team/app:latest"}, compliant_spec()},
+      {{{"registry.example.com/team/app:1.0", "registry.example.com/team/app:latest"}, passing_image()},
        {{}, rule_breaking_spec()},
        {{"arm:1"}, arm}});
   const std::string path = dir.write("app.tar", tar);
@@ -87,7 +87,7 @@ TEST_CASE("legacy docker save: the config digest, RepoTags, each image of a mult
   REQUIRE(images.size() == 3);
   const ImageFacts& first = **images[0].facts;
   CHECK(images[0].reference == "registry.example.com/team/app:1.0");
-  CHECK(first.digest == config_blob(compliant_spec()).digest);
+  CHECK(first.digest == config_blob(passing_image()).digest);
   CHECK(first.name == "registry.example.com/team/app");
   CHECK_FALSE(first.multi_platform);
   REQUIRE(first.images.size() == 1);
@@ -109,7 +109,7 @@ TEST_CASE("legacy docker save: the config digest, RepoTags, each image of a mult
 
 TEST_CASE("GNU long names and pax paths name entries") {
   TempDir dir;
-  const Blob config = config_blob(compliant_spec());
+  const Blob config = config_blob(passing_image());
   const std::string deep = std::string(120, 'd') + "/" + hex_of(config.digest) + ".json";
   TarWriter t;
   t.long_name_file(deep, config.content);
@@ -121,12 +121,12 @@ TEST_CASE("GNU long names and pax paths name entries") {
 
 TEST_CASE("OCI layouts: directories and tars, names from annotations, digests of manifests") {
   TempDir dir;
-  const Push single = single_image("team/app", "1.0", compliant_spec(), true);
-  ConfigSpec arm = compliant_spec();
+  const Push single = single_image("team/app", "1.0", passing_image(), true);
+  ConfigSpec arm = passing_image();
   arm.architecture = "arm64";
   arm.variant = "v8";
   arm.user = "0";
-  const Push multi = multi_platform("team/multi", "2.0", {compliant_spec(), arm}, /*attestation=*/true);
+  const Push multi = multi_platform("team/multi", "2.0", {passing_image(), arm}, /*attestation=*/true);
   OciLayout layout;
   layout.add(single, {{"org.opencontainers.image.ref.name", "1.0"}})
       .add(multi, {{"io.containerd.image.name", "docker.io/team/multi:2.0"},
@@ -164,7 +164,7 @@ TEST_CASE("OCI layouts: directories and tars, names from annotations, digests of
   }
   SUBCASE("Docker 25 links legacy paths to blobs: a link inside the archive is followed") {
     TarWriter t;
-    const Blob config = config_blob(compliant_spec());
+    const Blob config = config_blob(passing_image());
     t.file("blobs/sha256/" + hex_of(config.digest), config.content);
     t.symlink(hex_of(config.digest) + ".json", "blobs/sha256/" + hex_of(config.digest));
     t.file("manifest.json", R"([{"Config":")" + hex_of(config.digest) + R"(.json","RepoTags":["a:1"]}])");
@@ -174,8 +174,8 @@ TEST_CASE("OCI layouts: directories and tars, names from annotations, digests of
 
 TEST_CASE("hostile and broken archives: an error naming the archive and the entry, never a crash") {
   TempDir dir;
-  const std::string good = docker_save_legacy({{{"app:1"}, compliant_spec()}});
-  const std::string config_name = hex_of(config_blob(compliant_spec()).digest) + ".json";
+  const std::string good = docker_save_legacy({{{"app:1"}, passing_image()}});
+  const std::string config_name = hex_of(config_blob(passing_image()).digest) + ".json";
 
   SUBCASE("truncated inside an entry, inside a header, or before the end blocks") {
     const std::string path = dir.write("cut.tar", good.substr(0, good.find("\"architecture\"") + 10));
@@ -213,7 +213,7 @@ TEST_CASE("hostile and broken archives: an error naming the archive and the entr
     CHECK(error_of(dir.write("loop.tar", loop.finish())).find("more than 8 links in a row") != std::string::npos);
   }
   SUBCASE("a blob whose bytes are not what its name says") {
-    const Push p = single_image("team/app", "1.0", compliant_spec(), true);
+    const Push p = single_image("team/app", "1.0", passing_image(), true);
     OciLayout layout;
     layout.add(p).seal();
     const std::string config_path = "blobs/sha256/" + hex_of(p.blobs[0].digest);
@@ -230,7 +230,7 @@ TEST_CASE("hostile and broken archives: an error naming the archive and the entr
     t.file("manifest.json", R"([{"Config":")" + config_name + R"(","RepoTags":["a:1"]}])");
     const std::string path = dir.write("noconfig.tar", t.finish());
     CHECK(error_of(path) == path + ": no entry " + config_name + " (an image config) in the archive");
-    const Push p = single_image("team/app", "1.0", compliant_spec(), true);
+    const Push p = single_image("team/app", "1.0", passing_image(), true);
     OciLayout layout;
     layout.add(p).seal();
     layout.files.erase("blobs/sha256/" + hex_of(p.digest()));
@@ -323,7 +323,7 @@ TEST_CASE("hostile and broken archives: an error naming the archive and the entr
   }
   SUBCASE("one bad image does not hide the others") {
     TarWriter t;
-    const Blob config = config_blob(compliant_spec());
+    const Blob config = config_blob(passing_image());
     t.file(hex_of(config.digest) + ".json", config.content);
     t.file("manifest.json", R"([{"Config":")" + hex_of(config.digest) + R"(.json","RepoTags":["good:1"]},)" +
                                 R"({"Config":")" + std::string(64, 'a') + R"(.json","RepoTags":["bad:1"]}])");

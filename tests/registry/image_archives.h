@@ -183,16 +183,8 @@ inline void write_file(const std::filesystem::path& path, const std::string& con
   std::ofstream(path, std::ios::binary) << content;
 }
 
-// Configs the tests judge: one every image rule passes, one several fail.
-inline ConfigSpec compliant_spec() {
-  ConfigSpec good;
-  good.user = "1001:1001";
-  good.healthcheck = std::vector<std::string>{"CMD", "/app/server", "healthcheck"};
-  good.labels = {{"org.opencontainers.image.source", "https://github.com/org/app"},
-                 {"org.opencontainers.image.revision", "abc"},
-                 {"org.opencontainers.image.version", "1.0.0"}};
-  return good;
-}
+// A config several image rules fail (one every rule passes:
+// passing_image(), registry/test_images.h).
 inline ConfigSpec rule_breaking_spec() {
   ConfigSpec bad;
   bad.user = "root";

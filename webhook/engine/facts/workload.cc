@@ -48,6 +48,15 @@ bool group_matches(std::string_view api_version, std::string_view group) {
   return group == "apps" && actual == "extensions";
 }
 
+// The pod spec's container lists, in the order containers() gives them.
+struct ContainerList {
+  std::string_view key;
+  ContainerKind kind;
+};
+constexpr std::array<ContainerList, 3> kContainerLists = {{{"initContainers", ContainerKind::kInit},
+                                                           {"containers", ContainerKind::kRegular},
+                                                           {"ephemeralContainers", ContainerKind::kEphemeral}}};
+
 bool owned_by_job(const Json* metadata) {
   for (const Json& ref : json::items(json::field(metadata, "ownerReferences"))) {
     if (json::as_string(json::field(&ref, "kind")) == "Job") return true;
@@ -66,12 +75,7 @@ PodView::PodView(const Json& object, std::string_view kind, const Json* spec, Fi
       metadata_(metadata != nullptr && metadata->is_object() ? metadata : nullptr),
       metadata_path_(std::move(metadata_path)),
       long_running_(long_running) {
-  struct List {
-    std::string_view key;
-    ContainerKind kind;
-  };
-  for (const List& list : {List{"initContainers", ContainerKind::kInit}, List{"containers", ContainerKind::kRegular},
-                           List{"ephemeralContainers", ContainerKind::kEphemeral}}) {
+  for (const ContainerList& list : kContainerLists) {
     const auto& entries = json::items(json::field(spec_, list.key));
     for (std::size_t i = 0; i < entries.size(); ++i) {
       if (!entries[i].is_object()) continue;
@@ -91,14 +95,14 @@ PodView::PodView(const Json& object, std::string_view kind, const Json* spec, Fi
 bool PodView::is_windows() const { return json::as_string(json::field(spec_, {"os", "name"})) == "windows"; }
 
 FieldPath PodView::container_path(const ContainerView& c) const {
-  std::string_view list = "containers";
-  if (c.kind == ContainerKind::kInit) list = "initContainers";
-  if (c.kind == ContainerKind::kEphemeral) list = "ephemeralContainers";
+  std::string_view list;
+  for (const ContainerList& l : kContainerLists) {
+    if (l.kind == c.kind) list = l.key;
+  }
   return spec_path_.key(list).index(c.index);
 }
 
 void PodView::set_images(const KnownImages* images) {
-  images_ = images;
   for (ContainerView& c : containers_) {
     c.image_answer = images != nullptr && !c.image.empty() ? images->find(c.image) : nullptr;
   }
@@ -168,20 +172,12 @@ std::vector<std::string_view> workload_images(const Json& object) {
   if (shape == nullptr) return out;
   const Json* spec = json::field(pod_template(object, *shape), "spec");
   if (spec == nullptr || !spec->is_object()) return out;
-  for (const std::string_view list : {"initContainers", "containers", "ephemeralContainers"}) {
-    for (const Json& c : json::items(json::field(spec, list))) {
+  for (const ContainerList& list : kContainerLists) {
+    for (const Json& c : json::items(json::field(spec, list.key))) {
       if (!c.is_object()) continue;
       const std::string_view image = json::as_string(json::field(&c, "image"));
       if (!image.empty() && std::find(out.begin(), out.end(), image) == out.end()) out.push_back(image);
     }
-  }
-  return out;
-}
-
-std::vector<std::string_view> container_images(const PodView& pod) {
-  std::vector<std::string_view> out;
-  for (const ContainerView& c : pod.containers()) {
-    if (!c.image.empty() && std::find(out.begin(), out.end(), c.image) == out.end()) out.push_back(c.image);
   }
   return out;
 }

@@ -80,11 +80,9 @@ class PodView {
 
   const Json* pod_security_context() const;
 
-  // What image lookups answered for the images the containers name, looked
-  // up by a container's `image` exactly as written; nullptr when no lookups
-  // were made (the rules then judge the spec alone). Not owned.
-  const KnownImages* images() const { return images_; }
-  // Sets images() and each container's image_answer.
+  // Sets each container's image_answer: what image lookups answered for
+  // its `image` exactly as written (nullptr `images`: no lookups were made,
+  // and the rules judge the spec alone). Not owned.
   void set_images(const KnownImages* images);
 
  private:
@@ -96,7 +94,6 @@ class PodView {
   FieldPath metadata_path_;
   bool long_running_;
   std::vector<ContainerView> containers_;
-  const KnownImages* images_ = nullptr;
 };
 
 // The pod spec of a Pod, PodTemplate, ReplicationController, Deployment,
@@ -105,12 +102,11 @@ class PodView {
 // nullopt for every other kind.
 std::optional<PodView> find_pod(const Json& object);
 
-// The images the pod's containers name (init, regular, ephemeral), each
-// once, in container order; empty and absent images left out. What image
-// lookups are asked for.
-std::vector<std::string_view> container_images(const PodView& pod);
-// The same for a workload object, without building its PodView:
-// container_images(*find_pod(object)), empty when find_pod finds none.
+// The images the containers of the object's pod spec name (init, regular,
+// ephemeral), each once, in container order; empty and absent images left
+// out; empty for an object find_pod finds no pod in. What image lookups
+// are asked for. Builds no PodView: it runs before every review with
+// lookups on.
 std::vector<std::string_view> workload_images(const Json& object);
 
 // True for List and *List objects with an items array.
