@@ -17,7 +17,6 @@
 #include <optional>
 #include <sstream>
 #include <thread>
-#include <unordered_map>
 
 #include "engine/admission/admission.h"
 #include "engine/policy/config.h"
@@ -195,8 +194,8 @@ class Webhook {
   int health(std::string_view path, Json& body) const;
   void handle_https(const HttpRequest& req, HttpResponse& res);
   void handle_validate(const HttpRequest& req, HttpResponse& res);
-  bool look_up_images(const HttpRequest& req, HttpResponse& res, const std::shared_ptr<ReadResult>& read,
-                      Clock::time_point start);
+  bool look_up_images(const Policy& current, const HttpRequest& req, HttpResponse& res,
+                      const std::shared_ptr<ReadResult>& read, Clock::time_point start);
   void decide_with_images(const std::shared_ptr<const Policy>& policy, const std::shared_ptr<ReadResult>& read,
                           const KnownImages& images, Clock::time_point start, const std::string& remote,
                           const char* image_outcome, HttpResponse& res);
@@ -521,7 +520,7 @@ void Webhook::handle_validate(const HttpRequest& req, HttpResponse& res) {
     return;
   }
   auto read = std::make_shared<ReadResult>(read_admission_review(req.body));
-  if (policy->images.lookup && look_up_images(req, res, read, start)) return;
+  if (policy->images.lookup && look_up_images(*policy, req, res, read, start)) return;
   decide(*policy, std::move(read), nullptr, nullptr, start, *req.remote_addr, nullptr, res);
 }
 
@@ -531,14 +530,14 @@ void Webhook::handle_validate(const HttpRequest& req, HttpResponse& res) {
 // the lookups end, within the budget: images.timeoutSeconds, and less when
 // the API server's own timeout is shorter. False when there is nothing to
 // look up (the caller decides as without lookups).
-bool Webhook::look_up_images(const HttpRequest& req, HttpResponse& res, const std::shared_ptr<ReadResult>& read,
-                             Clock::time_point start) {
-  // The policy handle_validate read (policy_.current()), held as long as
-  // the deferred answer.
-  std::shared_ptr<const Policy> policy = policy_.held_ref();
+bool Webhook::look_up_images(const Policy& current, const HttpRequest& req, HttpResponse& res,
+                             const std::shared_ptr<ReadResult>& read, Clock::time_point start) {
   // Views into the review, which the deferred answer keeps (`read`).
-  std::vector<std::string_view> images = admission_images(*policy, *read);
+  std::vector<std::string_view> images = admission_images(current, *read);
   if (images.empty()) return false;
+  // `current` (handle_validate's policy_.current()), held as long as the
+  // deferred answer and the judged images' cache need it.
+  const std::shared_ptr<const Policy> policy = policy_.held_ref();
   registry::ImageLookup* lookup = current_lookup();
   if (!lookup) return false;  // a reload turning lookups on or off is under way
   std::vector<registry::ImageResult> known;
