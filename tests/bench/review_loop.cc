@@ -15,12 +15,8 @@
 #include "engine/reading/json_writer.h"
 #include "engine/rules/builtin.h"
 
-namespace {
-
 using podguard::bench::Clock;
 using podguard::bench::us_since;
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const std::string path = argc > 1 ? argv[1] : "tests/bench/pod-review.json";
