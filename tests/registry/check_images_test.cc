@@ -34,6 +34,7 @@ ConfigSpec labelled(std::optional<std::string> user) {
   s.user = std::move(user);
   return s;
 }
+
 // A Deployment that passes every rule on its spec alone and leaves the user
 // to the image (runAsNonRoot: true, no runAsUser). The image is on line 19.
 std::string deployment(const std::string& image) {

@@ -305,11 +305,6 @@ TEST_CASE("destroying the lookup cuts off its requests and answers pending batch
   }
 }
 
-}  // namespace
-}  // namespace podguard::testing
-
-namespace podguard::testing {
-
 TEST_CASE("what a registry sends is made printable before it reaches a message") {
   FakeRegistry registry;
   // A manifest whose media type carries terminal escapes (a registry that
@@ -331,4 +326,5 @@ TEST_CASE("what a registry sends is made printable before it reaches a message")
   CHECK(text.find("application/vnd.evil?]0;pwned??[31m") != std::string::npos);
 }
 
+}  // namespace
 }  // namespace podguard::testing
